@@ -1,0 +1,22 @@
+"""``python -m pipeline.collect [--params PATH]``: roll out random pixel episodes into ``paths.dataset``."""
+
+from __future__ import annotations
+
+from pipeline.cli import base_parser, run_stage
+from pipeline.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = base_parser(__doc__).parse_args(argv)
+
+    def body() -> None:
+        from pipeline.collect.core import collect
+
+        params = load_params(args.params)  # validated before any work
+        collect(params.env, params.collect, params.paths.dataset)
+
+    run_stage(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Stage 1: random pixel rollouts of a Fetch task into the zarr dataset."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.collect.config import CollectConfig
+from pipeline.collect.dataset import DatasetWriter
+from pipeline.collect.rollout import EPISODE_ARRAYS, init_worker, worker_episode
+from pipeline.envs import EnvConfig
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the simulator and packages that shape the data."""
+    out = {"mujoco": mujoco.__version__}
+    for pkg in ("gymnasium", "gymnasium-robotics", "numpy", "zarr", "pixel-rig-pipeline"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def policy_name(cfg: CollectConfig) -> str:
+    """Human-readable name of the behaviour policy."""
+    if cfg.scripted_fraction == 0:
+        return "uniform_random"
+    return f"uniform_random+scripted_pusher(fraction={cfg.scripted_fraction}, noise={cfg.scripted_noise})"
+
+
+def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool = True) -> dict:
+    """Roll out ``cfg.episodes`` episodes in ``cfg.workers`` processes and publish the dataset at ``path``.
+
+    The arrays depend only on the params and seed, not on the worker count. Nothing appears at
+    ``path`` until every episode is written. Returns a summary dict.
+    """
+    t0 = time.perf_counter()
+    fpe = env_cfg.max_episode_steps + 1
+    n_frames = cfg.episodes * fpe
+    attrs = {
+        "env_id": env_cfg.id,
+        "camera": env_cfg.camera_dict(),
+        "image_size": env_cfg.image_size,
+        "show_goal": env_cfg.show_goal,
+        "seed": cfg.seed,
+        "policy": policy_name(cfg),
+        "versions": package_versions(),
+        "frames_per_episode": fpe,
+        "episodes": cfg.episodes,
+    }
+    chunk = min(cfg.chunk_episodes, cfg.episodes)
+    writer = DatasetWriter(path, n_frames, env_cfg.image_size, chunk * fpe, attrs, compress=cfg.compressor == "zstd")
+    ctx = mp.get_context("spawn")  # fresh interpreters: no GL context or BLAS state inherited
+    workers = min(cfg.workers, cfg.episodes)
+    bar = tqdm(total=n_frames, unit="frame", desc="collect", disable=not progress, smoothing=0.1)
+    pending: list[dict[str, np.ndarray]] = []
+    with ctx.Pool(workers, initializer=init_worker, initargs=(env_cfg, cfg)) as pool:
+        for index, ep in pool.imap(worker_episode, range(cfg.episodes)):
+            ep["episode"] = np.full(fpe, index, np.int32)
+            ep["step"] = np.arange(fpe, dtype=np.int32)
+            pending.append(ep)
+            bar.update(fpe)
+            bar.set_postfix(fps=f"{bar.format_dict['n'] / max(time.perf_counter() - t0, 1e-9):.0f}")
+            if len(pending) == chunk or index == cfg.episodes - 1:
+                keys = (*EPISODE_ARRAYS, "episode", "step")
+                writer.write({k: np.concatenate([e[k] for e in pending]) for k in keys})
+                pending.clear()
+    bar.close()
+    final = writer.close()
+    wall = time.perf_counter() - t0
+    size_mb = sum(f.stat().st_size for f in final.rglob("*") if f.is_file()) / 1e6
+    summary = {"episodes": cfg.episodes, "frames": n_frames, "seconds": wall, "frames_per_s": n_frames / wall,
+               "workers": workers, "megabytes": size_mb, "path": str(final)}
+    if progress:
+        print(f"collect: {cfg.episodes} episodes, {n_frames} frames of {env_cfg.id} at {env_cfg.image_size}px "
+              f"({env_cfg.camera}) -> {final} [{size_mb:.1f} MB] in {wall:.1f} s "
+              f"({n_frames / wall:.0f} frames/s, {workers} workers)")
+    return summary

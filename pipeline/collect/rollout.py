@@ -1,0 +1,103 @@
+"""One episode of pixel rollout: uniform random actions or a noisy scripted pusher."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.collect.config import CollectConfig
+from pipeline.envs import EnvConfig, FetchPixelEnv
+from pipeline.envs.fetch import OBJECT_VELP
+
+EPISODE_ARRAYS = ("frames", "object_pos", "gripper_pos", "goal", "proprio", "object_velp", "action")
+
+
+def episode_seeds(master_seed: int, index: int) -> tuple[int, np.random.Generator]:
+    """Env reset seed and action RNG of episode ``index``: a function of ``(master_seed, index)`` only."""
+    ss = np.random.SeedSequence([master_seed, index])
+    reset_seed = int(ss.generate_state(1)[0])
+    return reset_seed, np.random.default_rng(ss.spawn(1)[0])
+
+
+def uses_script(cfg: CollectConfig, index: int) -> bool:
+    """Whether episode ``index`` is a scripted one (a deterministic interleaving at the configured rate)."""
+    f = cfg.scripted_fraction
+    return int((index + 1) * f) > int(index * f)
+
+
+def scripted_action(obs: dict[str, np.ndarray], rng: np.random.Generator, noise: float, has_object: bool) -> np.ndarray:
+    """A noisy pusher: go behind the object (seen from the goal), then push it towards the goal."""
+    grip = obs["proprio"][:3]
+    goal = obs["desired_goal"]
+    if not has_object:
+        target = goal
+    else:
+        obj = obs["achieved_goal"]
+        direction = goal[:2] - obj[:2]
+        direction /= np.linalg.norm(direction) + 1e-8
+        behind = np.array([*(obj[:2] - 0.06 * direction), obj[2]])
+        lined_up = np.linalg.norm(grip[:2] - behind[:2]) < 0.02 and abs(grip[2] - obj[2]) < 0.02
+        if lined_up or np.dot(grip[:2] - obj[:2], direction) < -0.03 and np.linalg.norm(grip[:2] - behind[:2]) < 0.04:
+            target = np.array([*goal[:2], obj[2]])
+        elif abs(grip[2] - obj[2]) > 0.02 and np.linalg.norm(grip[:2] - behind[:2]) < 0.02:
+            target = behind
+        else:
+            target = np.array([*behind[:2], obj[2] + 0.05])  # approach from above to avoid knocking it
+    move = np.clip((target - grip) * 10.0, -1.0, 1.0)
+    action = np.concatenate([move, [1.0]]) + rng.normal(0.0, noise, size=4)
+    return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str, np.ndarray]:
+    """Roll out episode ``index``: ``T + 1`` frames (initial + after each action), labels per frame.
+
+    ``action[t]`` is the action taken at frame ``t``; the last frame's action is NaN.
+    """
+    reset_seed, rng = episode_seeds(cfg.seed, index)
+    scripted = uses_script(cfg, index)
+    obs, _ = env.reset(seed=reset_seed)
+    steps = env.cfg.max_episode_steps
+    size = env.cfg.image_size
+    out = {
+        "frames": np.empty((steps + 1, size, size, 3), np.uint8),
+        "object_pos": np.zeros((steps + 1, 3), np.float32),
+        "gripper_pos": np.empty((steps + 1, 3), np.float32),
+        "goal": np.empty((steps + 1, 3), np.float32),
+        "proprio": np.empty((steps + 1, 10), np.float32),
+        "object_velp": np.zeros((steps + 1, 3), np.float32),
+        "action": np.full((steps + 1, 4), np.nan, np.float32),
+    }
+    low, high = env.action_space.low, env.action_space.high
+    for t in range(steps + 1):
+        out["frames"][t] = obs["pixels"]
+        out["gripper_pos"][t] = obs["proprio"][:3]
+        out["goal"][t] = obs["desired_goal"]
+        out["proprio"][t] = obs["proprio"]
+        if env.cfg.has_object:
+            out["object_pos"][t] = obs["achieved_goal"]
+            out["object_velp"][t] = obs["state"][OBJECT_VELP]
+        if t == steps:
+            break
+        if scripted:
+            action = scripted_action(obs, rng, cfg.scripted_noise, env.cfg.has_object)
+        else:
+            action = rng.uniform(low, high).astype(np.float32)
+        out["action"][t] = action
+        obs, *_ = env.step(action)
+    return out
+
+
+# --- worker-process plumbing (one env per process, built once) -------------------------------
+_ENV: FetchPixelEnv | None = None
+_CFG: CollectConfig | None = None
+
+
+def init_worker(env_cfg: EnvConfig, collect_cfg: CollectConfig) -> None:
+    """Pool initializer: build this process's env and renderer."""
+    global _ENV, _CFG
+    _ENV, _CFG = FetchPixelEnv(env_cfg), collect_cfg
+
+
+def worker_episode(index: int) -> tuple[int, dict[str, np.ndarray]]:
+    """Pool task: roll out one episode in this worker's env."""
+    assert _ENV is not None and _CFG is not None, "init_worker was not called"
+    return index, run_episode(_ENV, _CFG, index)

@@ -1,0 +1,34 @@
+"""The whole ``params.yaml``: one typed section per stage, composed here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline.collect.config import CollectConfig
+from pipeline.envs.config import EnvConfig
+from pipeline.params import StrictModel
+
+
+class PathsConfig(StrictModel):
+    """Where every stage reads and writes (relative to the project root); ``dvc.yaml`` reads these too."""
+
+    dataset: Path = Path("data/dataset.zarr")
+    """zarr dataset written by ``collect``"""
+    encoders: Path = Path("data/encoders")
+    """one folder per pretrained encoder"""
+    runs: Path = Path("data/runs")
+    """policy runs: ``runs/<variant>/<seed>/``"""
+    report: Path = Path("data/report")
+    """aggregated report"""
+    logs: Path = Path("data/logs")
+    """TensorBoard logs"""
+
+
+class Params(StrictModel):
+    """Every section of ``params.yaml``."""
+
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    collect: CollectConfig = Field(default_factory=CollectConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)

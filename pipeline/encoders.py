@@ -1,0 +1,166 @@
+"""The one encoder interface every later stage uses: save a trained encoder, load it back, encode frames.
+
+An encoder artifact is a directory with ``encoder.safetensors`` (the module's state dict) and
+``encoder.json`` (name, config block, image size, camera, env id, latent size, format version).
+No Lightning here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from pipeline.nets import frames_to_tensor
+from pipeline.pretrain.models import ENCODERS, build_encoder, read_safetensors
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "encoder.safetensors"
+META_FILE = "encoder.json"
+REQUIRED_KEYS = ("format_version", "name", "config", "image_size", "camera", "env_id", "latent_dim")
+ENCODE_BATCH = 256
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temp file next to ``path``, then ``os.replace`` it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_encoder(
+    net: nn.Module, name: str, cfg_dict: Any, image_size: int, camera: dict, env_id: str, out_dir: str | Path
+) -> Path:
+    """Write ``out_dir/encoder.safetensors`` and ``out_dir/encoder.json`` (each atomically; JSON last).
+
+    :param net: the encoder module (a wrapper with a ``.net`` module, e.g. a LightningModule, is unwrapped)
+    :param name: registry name (vae | spatial_ae | supervised | frozen)
+    :param cfg_dict: the encoder's config block (dict or pydantic model)
+    :param image_size: side of the square frames it was trained on
+    :param camera: camera settings the frames were rendered with (JSON-serialisable)
+    :param env_id: gymnasium id of the environment
+    :param out_dir: output directory (created)
+    :return: ``out_dir``
+    """
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {list(ENCODERS)}")
+    inner = getattr(net, "net", None)
+    net = inner if isinstance(inner, nn.Module) else net
+    if not isinstance(getattr(net, "latent_dim", None), int):
+        raise ValueError(f"{type(net).__name__} has no integer `latent_dim`; not an encoder")
+    cfg = cfg_dict.model_dump(mode="json") if hasattr(cfg_dict, "model_dump") else dict(cfg_dict)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "config": cfg,
+        "image_size": int(image_size),
+        "camera": dict(camera),
+        "env_id": str(env_id),
+        "latent_dim": int(net.latent_dim),
+    }
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"  # fails early if camera is not JSON-serialisable
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    _atomic_write(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata={"name": name}))
+    _atomic_write(out_dir / META_FILE, lambda tmp: Path(tmp).write_text(text))
+    return out_dir
+
+
+class LoadedEncoder:
+    """A frozen encoder in eval mode on ``device``; see :func:`load_encoder`.
+
+    :ivar name: registry name
+    :ivar latent_dim: size of the encoding
+    :ivar image_size: expected frame side (frames are ``(N, image_size, image_size, 3)`` uint8)
+    :ivar camera: camera settings recorded at save time
+    :ivar env_id: environment id recorded at save time
+    :ivar config: the encoder's config block (dict)
+    :ivar device: torch device the module lives on
+    :ivar net: the underlying ``nn.Module``
+    """
+
+    def __init__(self, net: nn.Module, meta: dict[str, Any], device: torch.device) -> None:
+        self.net = net.to(device).eval().requires_grad_(False)
+        self.device = device
+        self.name: str = meta["name"]
+        self.latent_dim: int = int(meta["latent_dim"])
+        self.image_size: int = int(meta["image_size"])
+        self.camera: dict = meta["camera"]
+        self.env_id: str = meta["env_id"]
+        self.config: dict = meta["config"]
+
+    def _check(self, shape: tuple[int, ...], channels_last: bool) -> None:
+        s = self.image_size
+        want = (s, s, 3) if channels_last else (3, s, s)
+        if len(shape) != 4 or tuple(shape[1:]) != want:
+            layout = "(N, H, W, 3) uint8" if channels_last else "(N, 3, H, W) float"
+            raise ValueError(f"encoder {self.name!r} expects frames {layout} with shape (N, {', '.join(map(str, want))}); got {tuple(shape)}")
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames ``(N, H, W, 3)`` -> float32 latents ``(N, latent_dim)`` (batched, no grad, deterministic)."""
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8:
+            raise TypeError(f"encoder {self.name!r} expects uint8 frames; got {frames.dtype}")
+        self._check(frames.shape, channels_last=True)
+        out = np.empty((frames.shape[0], self.latent_dim), dtype=np.float32)
+        for i in range(0, frames.shape[0], ENCODE_BATCH):
+            chunk = torch.from_numpy(np.ascontiguousarray(frames[i : i + ENCODE_BATCH]))
+            out[i : i + ENCODE_BATCH] = self.encode_torch(chunk).cpu().numpy()
+        return out
+
+    def encode_torch(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(N, H, W, 3)`` (or float ``(N, 3, H, W)`` in [0, 1]) tensor -> ``(N, latent_dim)`` on ``device``, no grad."""
+        self._check(tuple(frames.shape), channels_last=frames.dtype == torch.uint8)
+        with torch.no_grad():
+            return self.net.encode(frames_to_tensor(frames.to(self.device)))
+
+    def __repr__(self) -> str:
+        return f"LoadedEncoder(name={self.name!r}, latent_dim={self.latent_dim}, image_size={self.image_size}, device={self.device})"
+
+
+def load_encoder(path: str | Path, device: str | torch.device | None = None) -> LoadedEncoder:
+    """Load an encoder artifact written by :func:`save_encoder`.
+
+    :param path: the artifact directory (or either of its two files)
+    :param device: torch device; default cuda when available, else cpu
+    """
+    path = Path(path)
+    out_dir = path.parent if path.name in (WEIGHTS_FILE, META_FILE) else path
+    meta_path, weights_path = out_dir / META_FILE, out_dir / WEIGHTS_FILE
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"encoder artifact incomplete: {p} not found (run the pretrain stage, or check the path)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path}: not valid JSON: {exc}") from exc
+    missing = [k for k in REQUIRED_KEYS if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise ValueError(f"{meta_path}: missing keys {missing} (expected {list(REQUIRED_KEYS)})")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"{meta_path}: format_version {meta['format_version']} not supported (expected {FORMAT_VERSION})")
+    if meta["name"] not in ENCODERS:
+        raise ValueError(f"{meta_path}: unknown encoder name {meta['name']!r}; choose from {list(ENCODERS)}")
+    net = build_encoder(meta["name"], meta["config"], int(meta["image_size"]), load_weights=False)
+    state = read_safetensors(weights_path)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{weights_path}: weights do not fit a {meta['name']!r} encoder with the saved config: {exc}") from exc
+    if int(net.latent_dim) != int(meta["latent_dim"]):
+        raise ValueError(f"{meta_path}: latent_dim {meta['latent_dim']} but the rebuilt encoder has {net.latent_dim}")
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return LoadedEncoder(net, meta, dev)

@@ -1,0 +1,125 @@
+"""Fetch tasks with pixel observations and the proprio / object split of the state vector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from pipeline.envs.config import EnvConfig
+from pipeline.envs.render import PixelRenderer
+
+# Layout of the 25-D Fetch observation (10-D for Reach, which has no object).
+PROPRIO_INDEX = np.r_[0:3, 9:11, 20:23, 23:25]
+"""grip_pos (3), gripper_state (2), grip_velp (3), gripper_vel (2) -> 10-D proprioception."""
+OBJECT_INDEX = np.r_[3:9, 11:20]
+"""object_pos (3), object_rel_pos (3), object_rot (3), object_velp (3), object_velr (3) -> 15-D."""
+OBJECT_POS = slice(3, 6)
+OBJECT_VELP = slice(14, 17)
+PROPRIO_DIM = 10
+
+
+def split_observation(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split Fetch state vectors ``(..., 25)`` or Reach ``(..., 10)`` into ``(proprio, object_state)``."""
+    if obs.shape[-1] == PROPRIO_DIM:  # Reach: everything is the robot
+        return obs.copy(), obs[..., :0].copy()
+    return obs[..., PROPRIO_INDEX], obs[..., OBJECT_INDEX]
+
+
+_REGISTERED = False
+
+
+def make_fetch_env(cfg: EnvConfig) -> gym.Env:
+    """Build the gymnasium-robotics task (state observations, ``TimeLimit`` applied)."""
+    global _REGISTERED
+    if not _REGISTERED:
+        import gymnasium_robotics
+
+        gym.register_envs(gymnasium_robotics)
+        _REGISTERED = True
+    return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps)
+
+
+class FetchPixelEnv(gym.Wrapper):
+    """Fetch task whose observation adds the rendered frame and the state split.
+
+    Observation (Dict): ``pixels`` uint8 (H, W, 3), ``proprio`` (10,), ``object`` (15,) or (0,),
+    ``state`` (the original 25-D/10-D vector), ``achieved_goal`` (3,), ``desired_goal`` (3,).
+    The goal marker is hidden unless ``cfg.show_goal``.
+
+    :param cfg: env params
+    :param render: render a frame per step (off for state-only use)
+    """
+
+    def __init__(self, cfg: EnvConfig, render: bool = True) -> None:
+        super().__init__(make_fetch_env(cfg))
+        self.cfg = cfg
+        self.fetch = self.env.unwrapped
+        self.renderer = PixelRenderer(self.fetch.model, cfg) if render else None
+        state_space = self.env.observation_space["observation"]
+        n = state_space.shape[0]
+        goal_space = self.env.observation_space["desired_goal"]
+        obs_spaces: dict[str, spaces.Space] = {
+            "proprio": spaces.Box(-np.inf, np.inf, (PROPRIO_DIM,), np.float64),
+            "object": spaces.Box(-np.inf, np.inf, (n - PROPRIO_DIM,), np.float64),
+            "state": state_space,
+            "achieved_goal": goal_space,
+            "desired_goal": goal_space,
+        }
+        if render:
+            obs_spaces["pixels"] = spaces.Box(0, 255, (cfg.image_size, cfg.image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(obs_spaces)
+
+    def _convert(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        proprio, obj = split_observation(obs["observation"])
+        out = {
+            "proprio": proprio,
+            "object": obj,
+            "state": obs["observation"],
+            "achieved_goal": obs["achieved_goal"],
+            "desired_goal": obs["desired_goal"],
+        }
+        if self.renderer is not None:
+            out["pixels"] = self.renderer.render(self.fetch.data)
+        return out
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict]:
+        obs, info = self.env.reset(**kwargs)
+        return self._convert(obs), info
+
+    def step(self, action: np.ndarray):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._convert(obs), reward, terminated, truncated, info
+
+    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
+        """The task's own (vectorised) reward."""
+        return self.fetch.compute_reward(achieved_goal, desired_goal, info)
+
+    @property
+    def gripper_pos(self) -> np.ndarray:
+        """World position of the grip site (metres)."""
+        return self.fetch.data.site("robot0:grip").xpos.copy()
+
+    def render_with_object_at(self, pos: np.ndarray) -> np.ndarray:
+        """Frame with the object moved to ``pos`` (e.g. a goal image), simulation state restored after."""
+        if not self.cfg.has_object:
+            raise ValueError(f"{self.cfg.id} has no object to place")
+        model, data = self.fetch.model, self.fetch.data
+        saved = np.empty(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_INTEGRATION))
+        mujoco.mj_getState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
+        qpos = self.fetch._utils.get_joint_qpos(model, data, "object0:joint").copy()
+        qpos[:3] = pos
+        self.fetch._utils.set_joint_qpos(model, data, "object0:joint", qpos)
+        mujoco.mj_forward(model, data)
+        frame = self.renderer.render(data)
+        mujoco.mj_setState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
+        mujoco.mj_forward(model, data)
+        return frame
+
+    def close(self) -> None:
+        if self.renderer is not None:
+            self.renderer.close()
+        super().close()

@@ -1,0 +1,80 @@
+"""Fixed-camera rendering with MuJoCo's own renderer, plus the camera's projection."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from pipeline.envs.config import CAMERA_PRESETS, MODEL_CAMERAS, EnvConfig
+
+GOAL_SITE = "target0"
+
+
+class PixelRenderer:
+    """Render square RGB frames of a Fetch env's ``(model, data)`` from one configured camera.
+
+    Several times cheaper than ``env.render()`` (which renders 480 px and needs resizing).
+
+    :param model: the env's ``MjModel``
+    :param cfg: env params (image size, camera, goal marker visibility)
+    """
+
+    def __init__(self, model: mujoco.MjModel, cfg: EnvConfig) -> None:
+        self.model, self.cfg = model, cfg
+        self.size = cfg.image_size
+        self._renderer = mujoco.Renderer(model, self.size, self.size)
+        self.camera: mujoco.MjvCamera | str
+        if cfg.camera in MODEL_CAMERAS:
+            if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, cfg.camera) < 0:
+                raise ValueError(f"env.camera: model has no camera {cfg.camera!r}")
+            self.camera = cfg.camera
+        else:
+            free = cfg.free_camera if cfg.camera == "free" else CAMERA_PRESETS[cfg.camera]
+            cam = mujoco.MjvCamera()
+            cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+            cam.lookat[:] = free.lookat
+            cam.distance, cam.azimuth, cam.elevation = free.distance, free.azimuth, free.elevation
+            self.camera = cam
+        self._goal_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, GOAL_SITE)
+        if self._goal_site >= 0 and not cfg.show_goal:
+            model.site_rgba[self._goal_site, 3] = 0.0  # invisible marker; geometry untouched
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        """Current frame, uint8 ``(H, W, 3)``."""
+        self._renderer.update_scene(data, camera=self.camera)
+        return self._renderer.render().copy()
+
+    def segmentation(self, data: mujoco.MjData) -> np.ndarray:
+        """Geom id per pixel, int ``(H, W)`` (-1 for background)."""
+        self._renderer.enable_segmentation_rendering()
+        try:
+            self._renderer.update_scene(data, camera=self.camera)
+            seg = self._renderer.render()
+        finally:
+            self._renderer.disable_segmentation_rendering()
+        ids = seg[..., 0].astype(np.int64)
+        ids[seg[..., 1] != mujoco.mjtObj.mjOBJ_GEOM] = -1
+        return ids
+
+    def project(self, data: mujoco.MjData, points: np.ndarray) -> np.ndarray:
+        """Project world points ``(N, 3)`` to pixel coordinates ``(N, 2)`` as (column, row).
+
+        Uses the pose and field of view of the OpenGL camera MuJoCo actually rendered with.
+        """
+        self._renderer.update_scene(data, camera=self.camera)
+        scene = self._renderer.scene
+        gl = mujoco.mjv_averageCamera(scene.camera[0], scene.camera[1])  # the two stereo eyes -> mono
+        pos, fwd, up = np.asarray(gl.pos), np.asarray(gl.forward), np.asarray(gl.up)
+        right = np.cross(fwd, up)
+        rel = np.atleast_2d(points) - pos  # (N, 3)
+        x, y, z = rel @ right, rel @ up, rel @ fwd
+        half_h = (gl.frustum_top - gl.frustum_bottom) / 2
+        half_w = gl.frustum_width or half_h  # 0 means "from the aspect ratio" (square frames here)
+        fx = (self.size / 2) * gl.frustum_near / half_w
+        fy = (self.size / 2) * gl.frustum_near / half_h
+        col = self.size / 2 + fx * (x / z - gl.frustum_center / gl.frustum_near) - 0.5
+        row = self.size / 2 - fy * y / z - 0.5
+        return np.stack([col, row], axis=-1)
+
+    def close(self) -> None:
+        self._renderer.close()

@@ -1,0 +1,65 @@
+"""One source of truth: ``params.yaml`` -> typed, validated config per stage.
+
+Every stage calls :func:`load_params` before doing any work. Unknown keys, wrong types
+and out-of-range values raise :class:`ParamsError`, whose message names the key and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class StrictModel(BaseModel):
+    """Base for every params section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamsError(ValueError):
+    """A params file is missing, unreadable or invalid; the message names the key."""
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """Render a pydantic error as one line per offending key: ``source: key.path: message``."""
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not a parameter of this section; check spelling)"
+        elif "input" in e and not isinstance(e["input"], (dict, list)):
+            msg = f"{msg} (got {e['input']!r})"
+        lines.append(f"{source}: `{key}`: {msg}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path | str) -> dict[str, Any]:
+    """Read a YAML mapping, raising :class:`ParamsError` when absent or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: top level must be a mapping of sections")
+    return raw
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> "Params":
+    """Load and validate the whole params file."""
+    from pipeline.config import Params  # local import: config composes every stage's section
+
+    raw = read_yaml(path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(format_validation_error(err, str(path))) from None

@@ -1,0 +1,359 @@
+"""Image encoders of Stage 2 as plain ``nn.Module``s (no Lightning here).
+
+Every encoder has ``latent_dim`` and ``encode(x) -> (B, latent_dim)`` for float frames ``(B, 3, H, W)``
+in [0, 1] (uint8 ``(B, H, W, 3)`` is accepted too, via :func:`frames_to_tensor`). Square images of
+side 16..128 work for the trainable encoders; layer sizes are derived from the image size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from pipeline.nets import SpatialSoftmax, conv_out_hw, frames_to_tensor
+from pipeline.pretrain.config import FrozenConfig, SpatialAEConfig, SupervisedConfig, VAEConfig, encoder_section
+
+FG_THRESHOLD = 0.1  # |frame - median| above this (in [0, 1] units, max over channels) counts as foreground
+NUM_TARGETS = 6  # object_pos xyz + gripper_pos xyz
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def weighted_recon_loss(
+    recon: torch.Tensor, target: torch.Tensor, median_frame: torch.Tensor | None, fg_weight: float
+) -> torch.Tensor:
+    """Foreground-weighted mean squared error.
+
+    Pixel weight ``w = 1 + fg_weight * [max_c |target - median| > FG_THRESHOLD]``; the loss is
+    ``sum(w * err^2) / sum(w)``, so it stays on the MSE scale and ``fg_weight=0`` is exactly MSE.
+
+    :param recon: reconstruction ``(B, C, H, W)``
+    :param target: target ``(B, C, H, W)``
+    :param median_frame: per-pixel median of the dataset, ``(C, H, W)`` or ``(1, C, H, W)``; None disables weighting
+    :param fg_weight: foreground emphasis (>= 0)
+    """
+    sq = (recon - target).pow(2)  # (B, C, H, W)
+    if median_frame is None or fg_weight == 0:
+        return sq.mean()
+    diff = (target - median_frame.reshape(1, *target.shape[1:])).abs()  # (C, H, W) -> (1, C, H, W); diff (B, C, H, W)
+    fg = (diff.amax(dim=1, keepdim=True) > FG_THRESHOLD).to(sq.dtype)  # (B, 1, H, W)
+    w = (1.0 + fg_weight * fg).expand_as(sq)  # (B, 1, H, W) -> (B, C, H, W)
+    return (w * sq).sum() / w.sum()
+
+
+def to_gray(x: torch.Tensor, size: int) -> torch.Tensor:
+    """RGB ``(B, 3, H, W)`` -> luminance ``(B, 1, size, size)`` (area downsampling)."""
+    lum = x.new_tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)  # (3,) -> (1, 3, 1, 1)
+    gray = (x * lum).sum(dim=1, keepdim=True)  # (B, 3, H, W) -> (B, 1, H, W)
+    return F.interpolate(gray, size=(size, size), mode="area") if gray.shape[-1] != size else gray
+
+
+def _check_size(image_size: int, lo: int = 16, hi: int = 128) -> None:
+    if not lo <= image_size <= hi:
+        raise ValueError(f"image_size must be in {lo}..{hi} (got {image_size})")
+
+
+class ConvVAE(nn.Module):
+    """beta-VAE (RIG): 4x4 stride-2 convs -> (mu, logvar); mirrored transposed convs -> sigmoid RGB frame.
+
+    :param cfg: :class:`VAEConfig`
+    :param image_size: side of the square input frames
+    """
+
+    def __init__(self, cfg: VAEConfig, image_size: int) -> None:
+        super().__init__()
+        _check_size(image_size)
+        self.latent_dim = cfg.latent_dim
+        self.image_size = image_size
+        sizes = [image_size]
+        for _ in cfg.channels:
+            sizes.append(conv_out_hw(sizes[-1], 4, 2, 1))
+        if sizes[-1] < 1:
+            raise ValueError(f"{len(cfg.channels)} stride-2 convs shrink a {image_size}px frame to nothing; use fewer channels")
+        chans = [3, *cfg.channels]
+        enc: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            enc += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc, nn.Flatten())  # (B, C, h, w) -> (B, C*h*w)
+        self.feat_shape = (chans[-1], sizes[-1], sizes[-1])
+        flat = chans[-1] * sizes[-1] ** 2
+        self.fc_stats = nn.Linear(flat, 2 * cfg.latent_dim)
+        self.fc_dec = nn.Linear(cfg.latent_dim, flat)
+        dec: list[nn.Module] = []
+        for i in range(len(chans) - 1, 0, -1):  # output_padding makes each step invert its conv exactly
+            pad = sizes[i - 1] - 2 * sizes[i]
+            dec += [nn.ConvTranspose2d(chans[i], chans[i - 1] if i > 1 else 3, 4, 2, 1, output_padding=pad)]
+            dec += [nn.ReLU()] if i > 1 else [nn.Sigmoid()]
+        self.decoder = nn.Sequential(*dec)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian posterior ``(mu, logvar)``, each ``(B, latent_dim)``."""
+        stats = self.fc_stats(self.encoder(frames_to_tensor(x)))  # (B, 2 * latent_dim)
+        mu, logvar = stats.chunk(2, dim=-1)
+        return mu, logvar.clamp(-10.0, 10.0)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent ``(B, latent_dim)`` -> frame ``(B, 3, H, W)`` in (0, 1)."""
+        h = self.fc_dec(z).reshape(-1, *self.feat_shape)  # (B, C*h*w) -> (B, C, h, w)
+        return self.decoder(h)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(recon, mu, logvar)``; samples z in train mode, uses mu in eval mode."""
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        return self.decode(z), mu, logvar
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean ``(B, latent_dim)``."""
+        return self.posterior(x)[0]
+
+
+class KeypointTrunk(nn.Module):
+    """Conv stack (first conv 5x5 stride 2, then 3x3) ending in K channels -> spatial softmax -> ``(B, 2K)``.
+
+    Output layout is ``[x_0..x_{K-1}, y_0..y_{K-1}]`` in [-1, 1] (see :class:`SpatialSoftmax`).
+    """
+
+    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int) -> None:
+        super().__init__()
+        _check_size(image_size)
+        chans = [3, *channels]
+        layers: list[nn.Module] = [nn.Conv2d(3, chans[1], 5, 2, 2), nn.ReLU()]
+        for c_in, c_out in zip(chans[1:-1], chans[2:]):
+            layers += [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.ReLU()]
+        layers.append(nn.Conv2d(chans[-1], num_keypoints, 3, 1, 1))
+        self.convs = nn.Sequential(*layers)
+        side = conv_out_hw(image_size, 5, 2, 2)  # the 3x3 convs keep the size
+        self.softmax = SpatialSoftmax(side, side)
+        self.num_keypoints = num_keypoints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.softmax(self.convs(frames_to_tensor(x)))  # (B, K, h, w) -> (B, 2K)
+
+    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoints ``(B, K, 2)`` as (x, y) in [-1, 1], x along the width."""
+        flat = self.forward(x)  # (B, 2K)
+        return flat.reshape(-1, 2, self.num_keypoints).transpose(1, 2)  # (B, 2K) -> (B, 2, K) -> (B, K, 2)
+
+
+class SpatialAutoencoder(nn.Module):
+    """Deep spatial autoencoder: keypoint trunk -> 2K coords (latent) -> linear decoder to a grayscale image.
+
+    :param cfg: :class:`SpatialAEConfig`
+    :param image_size: side of the square input frames
+    """
+
+    def __init__(self, cfg: SpatialAEConfig, image_size: int) -> None:
+        super().__init__()
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size)
+        self.recon_size = cfg.recon_size
+        self.latent_dim = 2 * cfg.num_keypoints
+        self.decoder = nn.Linear(self.latent_dim, cfg.recon_size**2)
+
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction target ``(B, 1, r, r)``: the frame in grayscale at ``recon_size``."""
+        return to_gray(frames_to_tensor(x), self.recon_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(recon (B, 1, r, r), coords (B, 2K))``."""
+        coords = self.trunk(x)  # (B, 2K)
+        recon = self.decoder(coords).reshape(-1, 1, self.recon_size, self.recon_size)  # (B, r*r) -> (B, 1, r, r)
+        return recon, coords
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoint coordinates ``(B, 2K)``."""
+        return self.trunk(x)
+
+    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoints ``(B, K, 2)`` for drawing."""
+        return self.trunk.keypoints(x)
+
+
+class KeypointRegressor(nn.Module):
+    """Supervised keypoint net: trunk -> MLP regressing standardised (object_pos, gripper_pos).
+
+    Latent = ``[2K keypoint coords, 6 standardised predictions]`` (``latent_dim = 2K + 6``), so the
+    latent carries both the raw keypoints and the position read-out on a comparable (~unit) scale.
+
+    :param cfg: :class:`SupervisedConfig`
+    :param image_size: side of the square input frames
+    """
+
+    def __init__(self, cfg: SupervisedConfig, image_size: int) -> None:
+        super().__init__()
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size)
+        k2 = 2 * cfg.num_keypoints
+        self.head = nn.Sequential(nn.Linear(k2, cfg.head_hidden), nn.ReLU(), nn.Linear(cfg.head_hidden, NUM_TARGETS))
+        self.latent_dim = k2 + NUM_TARGETS
+        self.register_buffer("label_mean", torch.zeros(NUM_TARGETS))
+        self.register_buffer("label_std", torch.ones(NUM_TARGETS))
+
+    def set_label_stats(self, mean: Any, std: Any, min_std: float = 0.01) -> None:
+        """Store target mean/std (metres, 6 values each); std is floored at ``min_std`` (e.g. a fixed table height)."""
+        self.label_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(NUM_TARGETS))
+        self.label_std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(NUM_TARGETS).clamp(min=min_std))
+
+    def standardise(self, targets: torch.Tensor) -> torch.Tensor:
+        """Metres ``(B, 6)`` -> standardised ``(B, 6)``."""
+        return (targets - self.label_mean) / self.label_std
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(standardised predictions (B, 6), coords (B, 2K))``."""
+        coords = self.trunk(x)
+        return self.head(coords), coords
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted positions in metres ``(B, 6)``: object xyz, gripper xyz."""
+        return self.forward(x)[0] * self.label_std + self.label_mean
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 2K + 6)``."""
+        pred, coords = self.forward(x)
+        return torch.cat([coords, pred], dim=-1)
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a ``.safetensors`` file; anything else (pickle, ``torch.save`` zip) is refused *without* unpickling."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(9)  # safetensors: 8-byte little-endian header length, then a JSON object
+    n = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    if n < 2 or head[8:9] != b"{" or n + 8 > path.stat().st_size:
+        kind = "a Python pickle" if head[:1] == b"\x80" else "a torch.save zip archive" if head[:2] == b"PK" else "unknown"
+        raise ValueError(
+            f"{path} is not a safetensors file (format: {kind}); pickled checkpoints are never loaded. "
+            "Convert it once in a trusted environment, e.g. "
+            "`safetensors.torch.save_file(torch.load(src, weights_only=True), 'weights.safetensors')`."
+        )
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path
+        raise ValueError(f"{path}: cannot read as safetensors: {exc}") from exc
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block with torchvision's parameter names."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class FrozenResNet18(nn.Module):
+    """Frozen ResNet-18 trunk (torchvision / R3M key layout, no ``fc``) -> global average pool -> 512-d latent.
+
+    Frames in [0, 1] are bilinearly resized to ``resize_to`` (whole frame, no crop; None keeps the native
+    size) and ImageNet-normalised. Always in eval mode with ``requires_grad=False``.
+
+    :param cfg: :class:`FrozenConfig`
+    :param image_size: side of the square input frames
+    :param load_weights: read ``cfg.weights`` when ``init='file'`` (False when a saved encoder restores them)
+    """
+
+    STRIP_PREFIXES = ("module.convnet.", "convnet.", "module.")
+
+    def __init__(self, cfg: FrozenConfig, image_size: int, load_weights: bool = True) -> None:
+        super().__init__()
+        _check_size(image_size, 16, 512)
+        self.latent_dim = 512
+        self.resize_to = cfg.resize_to
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            widths = [64, 64, 128, 256, 512]
+            for i in range(1, 5):
+                stride = 1 if i == 1 else 2
+                blocks = [BasicBlock(widths[i - 1], widths[i], stride), BasicBlock(widths[i], widths[i], 1)]
+                self.add_module(f"layer{i}", nn.Sequential(*blocks))
+            for m in self.modules():  # torchvision's init
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.register_buffer("img_mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)  # (3,) -> (1, 3, 1, 1)
+        self.register_buffer("img_std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)  # (3,) -> (1, 3, 1, 1)
+        if cfg.init == "file" and load_weights:
+            self.load_weights(cfg.weights)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "FrozenResNet18":
+        """Frozen: batch-norm statistics never update."""
+        return super().train(False)
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a torchvision-layout resnet18 state dict from ``path`` (safetensors only).
+
+        Prefixes ``module.convnet.`` (R3M), ``convnet.`` and ``module.`` are stripped (keys outside the
+        prefix are ignored) and ``fc.*`` is dropped; any other mismatch raises ``ValueError``.
+        """
+        raw = read_safetensors(path)
+        sd = raw
+        for p in self.STRIP_PREFIXES:
+            if any(k.startswith(p) for k in raw):
+                sd = {k[len(p):]: v for k, v in raw.items() if k.startswith(p)}
+                break
+        sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+        own = self.state_dict()
+        missing = [k for k in own if k not in sd and not k.endswith("num_batches_tracked")]
+        unexpected = [k for k in sd if k not in own]
+        shapes = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+        if missing or unexpected or shapes:
+            raise ValueError(
+                f"{path}: not a resnet18 trunk state dict: {len(missing)} missing keys {missing[:5]}, "
+                f"{len(unexpected)} unexpected keys {unexpected[:5]}, {len(shapes)} shape mismatches {shapes[:5]}"
+            )
+        self.load_state_dict(sd, strict=False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Average-pooled layer4 features ``(B, 512)``."""
+        x = frames_to_tensor(x)
+        if self.resize_to is not None and x.shape[-1] != self.resize_to:
+            x = F.interpolate(x, size=(self.resize_to, self.resize_to), mode="bilinear", align_corners=False)
+        x = (x - self.img_mean) / self.img_std
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return x.mean(dim=(2, 3))  # (B, 512, h, w) -> (B, 512)
+
+    forward = encode
+
+
+ENCODERS: dict[str, type[nn.Module]] = {
+    "vae": ConvVAE,
+    "spatial_ae": SpatialAutoencoder,
+    "supervised": KeypointRegressor,
+    "frozen": FrozenResNet18,
+}
+
+
+def build_encoder(name: str, cfg: Any, image_size: int, load_weights: bool = True) -> nn.Module:
+    """Build encoder ``name`` from its config block (model, dict or whole ``PretrainConfig``).
+
+    :param load_weights: for ``frozen`` with ``init='file'``, read the external weights file
+    """
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {list(ENCODERS)}")
+    section = encoder_section(name, cfg)
+    if name == "frozen":
+        return FrozenResNet18(section, image_size, load_weights=load_weights)
+    return ENCODERS[name](section, image_size)

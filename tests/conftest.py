@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny versions of the real params (small images, few episodes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import pipeline  # noqa: F401  (sets MUJOCO_GL=egl before mujoco is imported)
+
+
+def tiny_params_dict(tmp_path: Path, **overrides: dict) -> dict:
+    """The real params.yaml shrunk: 24 px frames, short episodes, a handful of episodes."""
+    params = yaml.safe_load(Path(__file__).parents[1].joinpath("params.yaml").read_text())
+    params["env"].update(image_size=24, max_episode_steps=10)
+    params["collect"].update(episodes=3, workers=1, seed=7)
+    params["paths"] = {k: str(tmp_path / Path(v).name) for k, v in params["paths"].items()}
+    for section, values in overrides.items():
+        params.setdefault(section, {}).update(values)
+    return {k: v for k, v in params.items() if k in ("env", "collect", "paths", *overrides)}
+
+
+def write_params(tmp_path: Path, params: dict, name: str = "params.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture
+def tiny_params(tmp_path: Path) -> dict:
+    return tiny_params_dict(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real Push dataset (32 px, 6 episodes of 20 steps, half scripted) shared by tests."""
+    from pipeline.collect.core import collect
+    from pipeline.config import Params
+
+    tmp = tmp_path_factory.mktemp("dataset")
+    p = tiny_params_dict(tmp, collect={"episodes": 6, "workers": 2, "scripted_fraction": 0.5})
+    p["env"].update(image_size=32, max_episode_steps=20)
+    params = Params.model_validate(p)
+    collect(params.env, params.collect, params.paths.dataset, progress=False)
+    write_params(tmp, p)
+    return params.paths.dataset

@@ -9,6 +9,8 @@ from pydantic import Field
 from pipeline.collect.config import CollectConfig
 from pipeline.envs.config import EnvConfig
 from pipeline.params import StrictModel
+from pipeline.policy.config import PolicyConfig
+from pipeline.pretrain.config import PretrainConfig
 
 
 class PathsConfig(StrictModel):
@@ -32,3 +34,5 @@ class Params(StrictModel):
     env: EnvConfig = Field(default_factory=EnvConfig)
     collect: CollectConfig = Field(default_factory=CollectConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)

@@ -14,7 +14,8 @@ import pytest
 
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
-from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset, partial_path
+from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset
+from pipeline.io import partial_path
 from pipeline.collect.hdf5 import export_hdf5, import_hdf5
 from pipeline.config import Params
 

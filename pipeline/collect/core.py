@@ -49,6 +49,7 @@ def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool =
         "camera": env_cfg.camera_dict(),
         "image_size": env_cfg.image_size,
         "show_goal": env_cfg.show_goal,
+        "antialias": env_cfg.antialias,
         "seed": cfg.seed,
         "policy": policy_name(cfg),
         "versions": package_versions(),

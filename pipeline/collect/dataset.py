@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import zarr
+
+from pipeline.io import partial_path, publish
 
 SCHEMA_VERSION = 1
 PER_FRAME = {
@@ -47,23 +48,6 @@ class RolloutData:
         ep = self.arrays["episode"]
         starts = np.flatnonzero(np.r_[True, ep[1:] != ep[:-1]])
         return np.stack([starts, np.r_[starts[1:], len(ep)]], axis=1)
-
-
-def partial_path(final: Path) -> Path:
-    """Where an unfinished output lives until it is complete."""
-    return final.with_name(final.name + ".partial")
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Move a complete output into place; the final path never holds anything partial."""
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
 
 
 class DatasetWriter:

@@ -18,7 +18,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pipeline.collect.dataset import PER_FRAME, DatasetError, RolloutData, partial_path
+from pipeline.collect.dataset import PER_FRAME, DatasetError, RolloutData
+from pipeline.io import partial_path
 
 IMAGE_KEY = "agentview_image"
 LABELS = ("object_pos", "gripper_pos", "goal", "proprio", "object_velp")

@@ -92,6 +92,7 @@ class FetchPixelEnv(gym.Wrapper):
 
     def step(self, action: np.ndarray):
         obs, reward, terminated, truncated, info = self.env.step(action)
+        info["goal_distance"] = float(np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"]))
         return self._convert(obs), reward, terminated, truncated, info
 
     def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:

@@ -22,6 +22,8 @@ class PixelRenderer:
     def __init__(self, model: mujoco.MjModel, cfg: EnvConfig) -> None:
         self.model, self.cfg = model, cfg
         self.size = cfg.image_size
+        # MSAA x4 (MuJoCo's default) costs ~50 % more per frame on a CPU (Mesa llvmpipe).
+        model.vis.quality.offsamples = 4 if cfg.antialias else 0
         self._renderer = mujoco.Renderer(model, self.size, self.size)
         self.camera: mujoco.MjvCamera | str
         if cfg.camera in MODEL_CAMERAS:

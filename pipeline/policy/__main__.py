@@ -1,0 +1,21 @@
+"""``python -m pipeline.policy --variant NAME --seed S [--params PATH]``: train one SAC+HER agent."""
+
+from __future__ import annotations
+
+from pipeline.cli import base_parser, run_stage
+from pipeline.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = base_parser(__doc__)
+    parser.add_argument("--variant", required=True, help="a name under policy.variants")
+    parser.add_argument("--seed", type=int, required=True, help="training seed")
+    args = parser.parse_args(argv)
+
+    from pipeline.policy.train import RunError, train_policy
+
+    run_stage(lambda: train_policy(load_params(args.params), args.variant, args.seed), (RunError,))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Checkpoints that resume a run without unpickling code.
+
+A checkpoint directory holds ``weights.pt`` (state dicts only; read with ``torch.load(weights_only=True)``),
+``replay.npz`` (the replay buffer's numeric arrays, filled part only; ``allow_pickle=False``) and
+``state.json`` (counters). It is written at a temporary path and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import SAC
+
+from pipeline.io import partial_path, publish, remove
+
+WEIGHTS, REPLAY, STATE = "weights.pt", "replay.npz", "state.json"
+
+
+def _buffer_arrays(buffer: Any) -> dict[str, np.ndarray]:
+    """Numeric array attributes of a replay buffer (dicts of arrays flattened as ``name/key``)."""
+    out = {}
+    for name, value in vars(buffer).items():
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            out[name] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            out.update({f"{name}/{k}": v for k, v in value.items() if v.dtype != object})
+    return out
+
+
+def replay_bytes_per_transition(buffer: Any) -> float:
+    """Bytes of storage per transition slot (all numeric arrays, at full capacity)."""
+    total = sum(a.nbytes for a in _buffer_arrays(buffer).values())
+    return total / (buffer.buffer_size * buffer.n_envs)
+
+
+def _optimizers(model: SAC) -> dict[str, torch.optim.Optimizer]:
+    opts = {"actor": model.actor.optimizer, "critic": model.critic.optimizer}
+    if model.ent_coef_optimizer is not None:
+        opts["ent_coef"] = model.ent_coef_optimizer
+    return opts
+
+
+def save_checkpoint(model: SAC, path: Path, extra: dict[str, Any] | None = None) -> None:
+    """Write model weights, optimiser states, the replay buffer and counters to ``path``."""
+    tmp = partial_path(path)
+    remove(tmp)
+    tmp.mkdir(parents=True)
+    weights = {"policy": model.policy.state_dict(), **{f"opt_{k}": o.state_dict() for k, o in _optimizers(model).items()}}
+    if model.log_ent_coef is not None:
+        weights["log_ent_coef"] = model.log_ent_coef.detach().cpu()
+    torch.save(weights, tmp / WEIGHTS)
+    buf = model.replay_buffer
+    n = buf.buffer_size if buf.full else buf.pos
+    arrays = {k: (v[:n] if v.ndim and v.shape[0] == buf.buffer_size else v) for k, v in _buffer_arrays(buf).items()}
+    np.savez(tmp / REPLAY, **arrays)
+    state = {"num_timesteps": model.num_timesteps, "n_updates": model._n_updates, "episode_num": model._episode_num,
+             "buffer_pos": buf.pos, "buffer_full": buf.full, **(extra or {})}
+    (tmp / STATE).write_text(json.dumps(state, indent=2))
+    publish(tmp, path)
+
+
+def load_checkpoint(model: SAC, path: Path) -> dict[str, Any] | None:
+    """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none."""
+    if not (path / STATE).is_file():
+        return None
+    state = json.loads((path / STATE).read_text())
+    weights = torch.load(path / WEIGHTS, map_location=model.device, weights_only=True)
+    model.policy.load_state_dict(weights["policy"])
+    for k, opt in _optimizers(model).items():
+        opt.load_state_dict(weights[f"opt_{k}"])
+    if "log_ent_coef" in weights and model.log_ent_coef is not None:
+        with torch.no_grad():
+            model.log_ent_coef.copy_(weights["log_ent_coef"].to(model.device))
+    buf = model.replay_buffer
+    targets = _buffer_arrays(buf)
+    with np.load(path / REPLAY, allow_pickle=False) as saved:
+        for key in saved.files:
+            src = saved[key]
+            if key not in targets:
+                raise ValueError(f"checkpoint {path}: replay array {key!r} unknown to this buffer (variant changed?)")
+            dst = targets[key]
+            if src.shape[1:] != dst.shape[1:] and src.shape != dst.shape:
+                raise ValueError(f"checkpoint {path}: replay array {key!r} has shape {src.shape}, buffer has {dst.shape}")
+            dst[: len(src)] = src if src.ndim else src.item()
+    buf.pos, buf.full = state["buffer_pos"], state["buffer_full"]
+    if hasattr(buf, "_current_ep_start"):
+        buf._current_ep_start[:] = buf.pos  # episodes in flight at save time were dropped
+    model.num_timesteps, model._n_updates, model._episode_num = state["num_timesteps"], state["n_updates"], state["episode_num"]
+    return state

@@ -1,0 +1,122 @@
+"""The ``policy`` params section: shared training settings and named variants."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.params import StrictModel
+
+ObsKind = Literal["state", "latent", "pixel"]
+GoalMode = Literal["vector", "latent"]
+
+
+class SACConfig(StrictModel):
+    """SAC hyperparameters (defaults as in the seed's Fetch runs)."""
+
+    learning_rate: float = Field(1e-3, gt=0)
+    """Adam learning rate of actor, critic and entropy coefficient"""
+    buffer_size: int = Field(1_000_000, ge=1000)
+    """replay capacity in transitions"""
+    batch_size: int = Field(256, ge=1)
+    """minibatch size"""
+    gamma: float = Field(0.95, gt=0, le=1)
+    """discount"""
+    tau: float = Field(0.05, gt=0, le=1)
+    """target network Polyak coefficient"""
+    learning_starts: int = Field(1000, ge=0)
+    """env steps of random actions before updates start"""
+    train_freq: int = Field(1, ge=1)
+    """vectorised env steps between updates"""
+    gradient_steps: int = Field(1, ge=-1)
+    """gradient steps per update (-1: as many as env steps collected)"""
+    ent_coef: float | Literal["auto"] = "auto"
+    """entropy coefficient: a fixed float (e.g. 0.05) or ``auto`` (learned)"""
+    net_arch: list[int] = Field(default_factory=lambda: [256, 256, 256])
+    """hidden sizes of actor and critic MLPs"""
+
+
+class HERConfig(StrictModel):
+    """Hindsight experience replay."""
+
+    n_sampled_goal: int = Field(4, ge=0)
+    """relabelled goals per real transition (k)"""
+    goal_selection_strategy: Literal["future", "final", "episode"] = "future"
+    """where relabelled goals come from"""
+
+
+class VariantConfig(StrictModel):
+    """One agent of the comparison."""
+
+    obs: ObsKind = "latent"
+    """``state`` (full 25-D vector), ``latent`` (frozen encoder) or ``pixel`` (end-to-end CNN)"""
+    encoder: str | None = None
+    """encoder name under ``paths.encoders`` (latent variants)"""
+    goal_mode: GoalMode = "vector"
+    """``vector``: simulator object positions as goals; ``latent``: RIG goals in the encoder's latent space"""
+    proprio: bool = True
+    """append the 10-D proprioception to the observation"""
+    frame_stack: int = Field(1, ge=1, le=8)
+    """latent variants: stack of current + past latents; pixel variants: frames per observation"""
+    latent_threshold: float | Literal["auto"] = "auto"
+    """latent goal mode: success radius in latent space (``auto``: latent distance of a 5 cm object move)"""
+    prior_goal_fraction: float = Field(0.0, ge=0, le=1)
+    """latent goal mode with a VAE: fraction of training episodes whose goal is sampled from the prior"""
+    extractor: Literal["nature", "manip", "manip_ss"] = "manip_ss"
+    """pixel variants: CNN feature extractor"""
+    coordconv: bool = False
+    """pixel variants: CoordConv first layer"""
+    routing: Literal["separate", "shared", "critic"] = "critic"
+    """pixel variants: which losses train the encoder"""
+    augment: bool = True
+    """pixel variants: DrQ random shift (pad 4) on sampled batches"""
+    sac: SACConfig = Field(default_factory=SACConfig)
+    """SAC hyperparameters"""
+    her: HERConfig = Field(default_factory=HERConfig)
+    """HER settings"""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "VariantConfig":
+        if self.obs == "latent" and not self.encoder:
+            raise ValueError("obs: latent needs `encoder` (a name listed in pretrain.encoders)")
+        if self.goal_mode == "latent" and self.obs != "latent":
+            raise ValueError("goal_mode: latent needs obs: latent")
+        if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
+            raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
+        return self
+
+
+def _default_variants() -> dict[str, VariantConfig]:
+    return {
+        "state": VariantConfig(obs="state"),
+        "latent_vae": VariantConfig(obs="latent", encoder="vae"),
+    }
+
+
+class PolicyConfig(StrictModel):
+    """Settings shared by every policy run, and the variants."""
+
+    total_steps: int = Field(200_000, ge=1)
+    """env steps per run (all vectorised envs together)"""
+    n_envs: int = Field(2, ge=1, le=64)
+    """vectorised training envs (one batched encoder call per step)"""
+    eval_every: int = Field(10_000, ge=1)
+    """env steps between evaluations (and checkpoints)"""
+    eval_episodes: int = Field(20, ge=1)
+    """deterministic evaluation episodes, on fixed seeds disjoint from training seeds"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """torch device for SAC and the encoder (``auto``: cuda when present)"""
+    seeds: list[int] = Field(default_factory=lambda: [0, 1])
+    """seeds of the study (the DVC matrix)"""
+    variants: dict[str, VariantConfig] = Field(default_factory=_default_variants)
+    """named agents of the comparison"""
+    run_variants: list[str] | None = None
+    """variants the DVC matrix runs (default: all of ``variants``)"""
+
+    @model_validator(mode="after")
+    def _known_run_variants(self) -> "PolicyConfig":
+        unknown = sorted(set(self.run_variants or []) - set(self.variants))
+        if unknown:
+            raise ValueError(f"run_variants: unknown {unknown}; defined variants: {sorted(self.variants)}")
+        return self

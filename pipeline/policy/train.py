@@ -1,0 +1,195 @@
+"""Stage 3: SAC+HER on state, frozen-encoder latents or pixels, with evaluation, checkpoints and resume."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import SAC, HerReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from pipeline.config import Params
+from pipeline.encoders import LoadedEncoder, load_encoder
+from pipeline.io import write_json
+from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
+from pipeline.policy.config import VariantConfig
+from pipeline.policy.evaluate import evaluate
+from pipeline.policy.vecenv import GoalObsVecEnv, calibrate_latent_threshold, make_fetch_vec_env
+
+EVAL_COLUMNS = ("step", "success", "final_object_distance")
+
+
+class RunError(ValueError):
+    """A policy run cannot start (unknown variant, missing or mismatched encoder)."""
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> cuda when present, else cpu."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def check_encoder(encoder: LoadedEncoder, params: Params, path: Path) -> None:
+    """The encoder must have been trained on frames like the ones this env renders."""
+    env = params.env
+    problems = []
+    if encoder.image_size != env.image_size:
+        problems.append(f"image size {encoder.image_size} != env.image_size {env.image_size}")
+    if encoder.camera != env.camera_dict():
+        problems.append(f"camera {encoder.camera} != env camera {env.camera_dict()}")
+    if encoder.env_id != env.id:
+        problems.append(f"env id {encoder.env_id} != env.id {env.id}")
+    if problems:
+        raise RunError(f"encoder {path} does not match this env: " + "; ".join(problems) + " (re-run pretrain with these env params)")
+
+
+def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
+    """Training and evaluation envs for a variant (plus facts for metrics)."""
+    pol = params.policy
+    info: dict[str, Any] = {}
+    if variant.obs == "pixel":
+        from pipeline.policy.pixel import build_pixel_envs
+
+        return (*build_pixel_envs(params, variant, pol.n_envs, min(pol.eval_episodes, 4)), info)
+    encoder = None
+    threshold = None
+    if variant.obs == "latent":
+        path = params.paths.encoders / variant.encoder
+        try:
+            encoder = load_encoder(path, device=device)
+        except FileNotFoundError as exc:
+            raise RunError(f"variant needs encoder {variant.encoder!r}: {exc}") from None
+        check_encoder(encoder, params, path)
+        if variant.prior_goal_fraction > 0 and encoder.name != "vae":
+            raise RunError(f"prior_goal_fraction needs a vae encoder; {variant.encoder!r} is {encoder.name!r}")
+        if variant.goal_mode == "latent":
+            if not params.env.has_object:
+                raise RunError(f"goal_mode: latent needs a task with an object; {params.env.id} has none")
+            threshold = variant.latent_threshold
+            if threshold == "auto":
+                threshold = calibrate_latent_threshold(params.env, encoder)
+            info["latent_threshold"] = float(threshold)
+    render = variant.obs != "state"
+    train = GoalObsVecEnv(make_fetch_vec_env(params.env, pol.n_envs, render), variant, encoder, threshold, seed)
+    evaluation = GoalObsVecEnv(make_fetch_vec_env(params.env, min(pol.eval_episodes, 4), render), variant, encoder, threshold, seed + 1)
+    return train, evaluation, info
+
+
+def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path) -> SAC:
+    """SB3 SAC with HER for a state/latent variant (pixel variants: :mod:`pipeline.policy.pixel`)."""
+    if variant.obs == "pixel":
+        from pipeline.policy.pixel import build_pixel_model
+
+        return build_pixel_model(variant, env, seed, device, tb_dir)
+    sac = variant.sac
+    return SAC(
+        "MultiInputPolicy", env, learning_rate=sac.learning_rate, buffer_size=sac.buffer_size,
+        batch_size=sac.batch_size, gamma=sac.gamma, tau=sac.tau, learning_starts=sac.learning_starts,
+        train_freq=sac.train_freq, gradient_steps=sac.gradient_steps, ent_coef=sac.ent_coef,
+        replay_buffer_class=HerReplayBuffer,
+        replay_buffer_kwargs={"n_sampled_goal": variant.her.n_sampled_goal,
+                              "goal_selection_strategy": variant.her.goal_selection_strategy},
+        policy_kwargs={"net_arch": list(sac.net_arch)}, tensorboard_log=str(tb_dir), seed=seed, device=device, verbose=0,
+    )
+
+
+class EvalCheckpointCallback(BaseCallback):
+    """Every ``every`` env steps: evaluate, append to ``eval.csv``, log to TensorBoard, checkpoint."""
+
+    def __init__(self, eval_env: VecEnv, run_dir: Path, every: int, episodes: int, extra: dict[str, Any]) -> None:
+        super().__init__()
+        self.eval_env, self.run_dir, self.every, self.episodes, self.extra = eval_env, run_dir, every, episodes, extra
+        self.eval_seconds = 0.0
+        self.last: dict[str, float] = {}
+        self.last_step = -1
+
+    def next_eval(self) -> int:
+        return (self.last_step // self.every + 1) * self.every if self.last_step >= 0 else 0
+
+    def run_eval(self, checkpoint: bool = True) -> None:
+        """Evaluate now; append the row, log it, and checkpoint."""
+        t0 = time.perf_counter()
+        result = evaluate(self.model, self.eval_env, self.episodes)
+        self.eval_seconds += time.perf_counter() - t0
+        row = {"step": self.num_timesteps, **result}
+        with (self.run_dir / "eval.csv").open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
+        self.logger.record("eval/success_rate", result["success"])
+        self.logger.record("eval/final_object_distance", result["final_object_distance"])
+        self.last, self.last_step = result, self.num_timesteps
+        if checkpoint:
+            save_checkpoint(self.model, self.run_dir / "checkpoint", {**self.extra, "last_eval": result})
+
+    def _on_training_start(self) -> None:
+        if self.last_step < 0:
+            self.run_eval(checkpoint=False)
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_eval():
+            self.run_eval()
+        return True
+
+
+def _prepare_eval_csv(path: Path, resume_step: int) -> None:
+    """Keep rows up to the checkpoint we resume from (drop evaluations done after it)."""
+    rows = []
+    if path.exists() and resume_step > 0:
+        with path.open() as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train_policy(params: Params, variant_name: str, seed: int, progress: bool = True) -> dict[str, Any]:
+    """Train one variant with one seed; writes ``eval.csv``, ``metrics.json``, checkpoints, TB logs."""
+    pol = params.policy
+    if variant_name not in pol.variants:
+        raise RunError(f"unknown variant {variant_name!r}; defined in policy.variants: {sorted(pol.variants)}")
+    variant = pol.variants[variant_name]
+    device = resolve_device(pol.device)
+    run_dir = params.paths.runs / variant_name / str(seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    train_env, eval_env, info = build_envs(params, variant, seed, device)
+    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy")
+    state = load_checkpoint(model, run_dir / "checkpoint")
+    start = model.num_timesteps
+    if state and progress:
+        print(f"policy: resuming {variant_name}/{seed} from step {start}")
+    _prepare_eval_csv(run_dir / "eval.csv", start)
+    callback = EvalCheckpointCallback(eval_env, run_dir, pol.eval_every, pol.eval_episodes, info)
+    if state:
+        callback.last_step, callback.last = start, state.get("last_eval", {})
+    t0 = time.perf_counter()
+    remaining = max(pol.total_steps - start, 0)
+    if remaining:
+        model.learn(remaining, callback=callback, reset_num_timesteps=False, progress_bar=progress,
+                    tb_log_name=f"{variant_name}_{seed}")
+    if callback.last_step != model.num_timesteps or not callback.last:  # final evaluation at the last step
+        callback.init_callback(model)
+        callback.run_eval()
+    wall = time.perf_counter() - t0
+    train_seconds = max(wall - callback.eval_seconds, 1e-9)
+    metrics = {
+        "final_success": callback.last["success"],
+        "final_object_distance": callback.last["final_object_distance"],
+        "fps": (model.num_timesteps - start) / train_seconds if remaining else 0.0,
+        "replay_bytes_per_transition": replay_bytes_per_transition(model.replay_buffer),
+        "wall_time_s": wall,
+        "total_steps": model.num_timesteps,
+        "device": device,
+        **info,
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    train_env.close()
+    eval_env.close()
+    if progress:
+        print(f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "
+              f"{metrics['fps']:.0f} env steps/s, {metrics['replay_bytes_per_transition']:.0f} B/transition -> {run_dir}")
+    return metrics

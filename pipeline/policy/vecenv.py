@@ -1,0 +1,157 @@
+"""Goal-conditioned observations for SB3 from vectorised pixel Fetch envs: state or frozen-encoder latents.
+
+For latent variants every vectorised step renders the frames (in the envs) and encodes them in one
+batched encoder call (terminal frames of finished episodes included), so the replay buffer only
+ever sees small latent vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
+
+from pipeline.encoders import LoadedEncoder
+from pipeline.envs import EnvConfig, FetchPixelEnv
+from pipeline.policy.config import VariantConfig
+
+
+def latent_reward(achieved: np.ndarray, desired: np.ndarray, threshold: float) -> np.ndarray:
+    """Sparse RIG reward on latents, batched: 0 within ``threshold`` (L2), else -1. Shapes ``(..., L)``."""
+    dist = np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1)
+    return -(dist > threshold).astype(np.float32)
+
+
+def make_fetch_vec_env(env_cfg: EnvConfig, n_envs: int, render: bool) -> DummyVecEnv:
+    """``n_envs`` Fetch envs in one process (rendering is cheap next to the SAC update)."""
+    return DummyVecEnv([lambda: FetchPixelEnv(env_cfg, render=render) for _ in range(n_envs)])
+
+
+class GoalObsVecEnv(VecEnvWrapper):
+    """Map :class:`FetchPixelEnv` observations to ``{observation, achieved_goal, desired_goal}``.
+
+    ``state``: observation = full state vector. ``latent``: observation = stacked latents of the
+    last ``frame_stack`` frames (+ proprio). Goals are the simulator's positions (``vector``) or, in
+    RIG's ``latent`` mode, latents of the current frame and of a goal image rendered with the
+    object at the goal; HER's ``compute_reward`` is then the thresholded latent distance.
+
+    :param venv: vectorised :class:`FetchPixelEnv` (rendering on for latent variants)
+    :param variant: the variant's params
+    :param encoder: frozen encoder (latent variants)
+    :param latent_threshold: success radius in latent space (latent goal mode)
+    :param seed: seed of the prior-goal sampler
+    """
+
+    def __init__(self, venv: VecEnv, variant: VariantConfig, encoder: LoadedEncoder | None = None,
+                 latent_threshold: float | None = None, seed: int = 0) -> None:
+        self.variant, self.encoder = variant, encoder
+        self.latent = variant.obs == "latent"
+        if self.latent and encoder is None:
+            raise ValueError("latent variants need an encoder")
+        self.threshold = latent_threshold
+        self.rng = np.random.default_rng(seed)
+        raw = venv.observation_space
+        self.k = variant.frame_stack if self.latent else 1
+        if self.latent:
+            obs_dim = self.k * encoder.latent_dim + (raw["proprio"].shape[0] if variant.proprio else 0)
+        else:
+            obs_dim = raw["state"].shape[0]
+        goal_dim = encoder.latent_dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
+        box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+        space = spaces.Dict({"observation": box(obs_dim), "achieved_goal": box(goal_dim), "desired_goal": box(goal_dim)})
+        super().__init__(venv, observation_space=space)
+        n = venv.num_envs
+        self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
+        self._goal = np.zeros((n, goal_dim), np.float32)
+
+    # --- observation building -------------------------------------------------------------------
+    def _encode(self, frames: np.ndarray) -> np.ndarray:
+        return self.encoder.encode(frames) if len(frames) else np.zeros((0, self.encoder.latent_dim), np.float32)
+
+    def _new_goals(self, raw: dict[str, np.ndarray], envs: np.ndarray) -> None:
+        """Set the latent goal of episodes that just started in ``envs``."""
+        if self.variant.goal_mode != "latent" or len(envs) == 0:
+            return
+        frames = np.stack([self.venv.env_method("render_with_object_at", raw["desired_goal"][i], indices=[i])[0] for i in envs])
+        goals = self._encode(frames)  # (len(envs), L)
+        prior = self.rng.random(len(envs)) < self.variant.prior_goal_fraction
+        goals[prior] = self.rng.standard_normal((int(prior.sum()), goals.shape[1]))
+        self._goal[envs] = goals
+
+    def _assemble(self, stack: np.ndarray, z: np.ndarray | None, raw: dict[str, np.ndarray], goal: np.ndarray) -> dict[str, np.ndarray]:
+        if self.latent:
+            parts = [stack.reshape(len(stack), -1)]  # (n, k, L) -> (n, k*L)
+            if self.variant.proprio:
+                parts.append(raw["proprio"])
+            obs = np.concatenate(parts, axis=1)
+        else:
+            obs = raw["state"]
+        if self.variant.goal_mode == "latent":
+            achieved, desired = z, goal
+        else:
+            achieved, desired = raw["achieved_goal"], raw["desired_goal"]
+        return {"observation": obs.astype(np.float32), "achieved_goal": np.asarray(achieved, np.float32),
+                "desired_goal": np.asarray(desired, np.float32)}
+
+    def reset(self) -> dict[str, np.ndarray]:
+        raw = self.venv.reset()
+        everyone = np.arange(self.num_envs)
+        z = None
+        if self.latent:
+            z = self._encode(raw["pixels"])
+            self._stack[:] = z[:, None]
+        self._new_goals(raw, everyone)
+        return self._assemble(self._stack, z, raw, self._goal)
+
+    def step_wait(self):
+        raw, rewards, dones, infos = self.venv.step_wait()
+        done_idx = np.flatnonzero(dones)
+        terminal = [infos[i]["terminal_observation"] for i in done_idx]
+        z = None
+        if self.latent:
+            frames = np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])]) if terminal else raw["pixels"]
+            zz = self._encode(frames)  # one batched call for current + terminal frames
+            z, z_term = zz[: self.num_envs], zz[self.num_envs :]
+            # terminal observations: previous stack shifted by the terminal latent, old goal
+            for j, i in enumerate(done_idx):
+                t_stack = np.concatenate([self._stack[i, 1:], z_term[j][None]])[None]
+                t_raw = {k: v[None] for k, v in terminal[j].items()}
+                infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(t_stack, z_term[j][None], t_raw, self._goal[i][None]).items()}
+            self._stack = np.concatenate([self._stack[:, 1:], z[:, None]], axis=1)  # (n, k, L) shift in newest
+            self._stack[done_idx] = z[done_idx, None]  # new episodes start with a repeated first latent
+        else:
+            for j, i in enumerate(done_idx):
+                t_raw = {k: v[None] for k, v in terminal[j].items()}
+                infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(self._stack[i][None], None, t_raw, self._goal[i][None]).items()}
+        self._new_goals(raw, done_idx)
+        obs = self._assemble(self._stack, z, raw, self._goal)
+        if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one
+            rewards = latent_reward(obs["achieved_goal"], obs["desired_goal"], self.threshold)
+        return obs, rewards, dones, infos
+
+    # --- HER hook ---------------------------------------------------------------------------------
+    def env_method(self, method_name: str, *method_args: Any, indices=None, **method_kwargs: Any) -> list[Any]:
+        if method_name == "compute_reward" and self.variant.goal_mode == "latent":
+            achieved, desired = method_args[0], method_args[1]
+            return [latent_reward(achieved, desired, self.threshold)]
+        return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
+
+
+def calibrate_latent_threshold(env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123) -> float:
+    """Latent distance that corresponds to the task's success radius: median over random goals of
+    ``||z(goal image) - z(object moved distance_threshold away)||``."""
+    env = FetchPixelEnv(env_cfg)
+    rng = np.random.default_rng(seed)
+    radius = env.fetch.distance_threshold
+    a, b = [], []
+    for e in range(episodes):
+        obs, _ = env.reset(seed=seed + e)
+        goal = obs["desired_goal"]
+        angle = rng.uniform(0, 2 * np.pi)
+        a.append(env.render_with_object_at(goal))
+        b.append(env.render_with_object_at(goal + radius * np.array([np.cos(angle), np.sin(angle), 0.0])))
+    env.close()
+    za, zb = encoder.encode(np.stack(a)), encoder.encode(np.stack(b))
+    return float(np.median(np.linalg.norm(za - zb, axis=1)))

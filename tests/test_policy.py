@@ -1,0 +1,147 @@
+"""Stage 3: SAC+HER on state and frozen-encoder latents (vector and RIG latent goals), eval, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.config import Params
+from pipeline.encoders import save_encoder
+from pipeline.policy.__main__ import main as policy_main
+from pipeline.policy.config import VariantConfig
+from pipeline.policy.train import RunError, train_policy
+from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env
+from pipeline.pretrain.models import build_encoder
+
+from .conftest import tiny_params_dict, write_params
+
+SAC_TINY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5000, "net_arch": [32, 32]}
+VARIANTS = {
+    "state": {"obs": "state"},
+    "latent_vec": {"obs": "latent", "encoder": "vae", "proprio": True, "frame_stack": 2},
+    "latent_rig": {"obs": "latent", "encoder": "vae", "goal_mode": "latent", "proprio": False},
+    "latent_rig_prior": {"obs": "latent", "encoder": "vae", "goal_mode": "latent", "prior_goal_fraction": 0.5},
+}
+
+
+def policy_params(tmp_path: Path, **policy: object) -> dict:
+    p = tiny_params_dict(tmp_path)
+    p["policy"] = {"total_steps": 300, "n_envs": 2, "eval_every": 100, "eval_episodes": 2,
+                   "variants": {k: {**v, "sac": SAC_TINY} for k, v in VARIANTS.items()}, **policy}
+    return p
+
+
+def make_encoder(params: Params, name: str = "vae", image_size: int | None = None) -> Path:
+    """An untrained (seeded) encoder artifact, as the pretrain stage would write it."""
+    torch.manual_seed(0)
+    cfg = {"latent_dim": 8, "channels": [8, 16]}
+    net = build_encoder(name, cfg, image_size or params.env.image_size)
+    out = params.paths.encoders / name
+    save_encoder(net, name, cfg, image_size or params.env.image_size, params.env.camera_dict(), params.env.id, out)
+    return out
+
+
+def read_eval(run_dir: Path) -> list[dict]:
+    with (run_dir / "eval.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_trains_and_writes_results(tmp_path: Path, variant: str) -> None:
+    params = Params.model_validate(policy_params(tmp_path))
+    make_encoder(params)
+    metrics = train_policy(params, variant, seed=0, progress=False)
+    run = params.paths.runs / variant / "0"
+    rows = read_eval(run)
+    assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
+    assert all(0.0 <= float(r["success"]) <= 1.0 and float(r["final_object_distance"]) > 0 for r in rows)
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics)
+    assert {"final_success", "fps", "replay_bytes_per_transition", "wall_time_s"} <= set(saved)
+    if variant != "state":
+        assert saved["replay_bytes_per_transition"] <= 1024
+    if "rig" in variant:
+        assert saved["latent_threshold"] > 0
+    assert any((params.paths.logs / "policy").rglob("events.out.tfevents*"))
+
+
+def test_latent_reward_batch_equals_loop() -> None:
+    rng = np.random.default_rng(0)
+    a, d = rng.normal(size=(64, 8)), rng.normal(size=(64, 8))
+    d[:10] = a[:10] + 0.01
+    thr = 3.5
+    batch = latent_reward(a, d, thr)
+    loop = np.array([(-1.0 if np.linalg.norm(x - y) > thr else 0.0) for x, y in zip(a, d)])
+    assert batch.shape == (64,) and np.array_equal(batch, loop) and (batch == 0).sum() >= 10 and (batch == -1).any()
+
+
+def test_latent_goal_env_observations_and_her_hook(tmp_path: Path) -> None:
+    from pipeline.encoders import load_encoder
+
+    params = Params.model_validate(policy_params(tmp_path))
+    enc = load_encoder(make_encoder(params), device="cpu")
+    variant = VariantConfig(obs="latent", encoder="vae", goal_mode="latent", frame_stack=3)
+    env = GoalObsVecEnv(make_fetch_vec_env(params.env, 2, render=True), variant, enc, latent_threshold=1.0)
+    obs = env.reset()
+    assert obs["observation"].shape == (2, 3 * 8 + 10) and obs["desired_goal"].shape == (2, 8)
+    assert not np.allclose(obs["achieved_goal"], obs["desired_goal"])  # goal image differs from the scene
+    for t in range(params.env.max_episode_steps):
+        obs, rewards, dones, infos = env.step(np.zeros((2, 4), np.float32))
+    assert dones.all()
+    term = infos[0]["terminal_observation"]
+    assert term["observation"].shape == (3 * 8 + 10,) and term["achieved_goal"].shape == (8,)
+    her = env.env_method("compute_reward", obs["achieved_goal"], obs["desired_goal"], [{}] * 2, indices=[0])[0]
+    assert np.array_equal(her, latent_reward(obs["achieved_goal"], obs["desired_goal"], 1.0))
+    env.close()
+
+
+def test_resume_after_kill(tmp_path: Path) -> None:
+    p = policy_params(tmp_path, total_steps=2000, eval_every=200)
+    params = Params.model_validate(p)
+    make_encoder(params)
+    path = write_params(tmp_path, p)
+    run = params.paths.runs / "latent_vec" / "0"
+    cmd = [sys.executable, "-m", "pipeline.policy", "--variant", "latent_vec", "--seed", "0", "--params", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not (run / "checkpoint" / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved_step = json.loads((run / "checkpoint" / "state.json").read_text())["num_timesteps"]
+    assert 0 < saved_step < 2000 and not (run / "metrics.json").exists()
+    p["policy"]["total_steps"] = saved_step + 200
+    result = subprocess.run([*cmd[:-1], str(write_params(tmp_path, p))], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming latent_vec/0 from step {saved_step}" in result.stdout
+    steps = [int(r["step"]) for r in read_eval(run)]
+    assert steps == sorted(set(steps)) and steps[-1] == saved_step + 200
+    assert json.loads((run / "metrics.json").read_text())["total_steps"] == saved_step + 200
+
+
+def test_encoder_mismatch_is_caught_before_training(tmp_path: Path) -> None:
+    params = Params.model_validate(policy_params(tmp_path))
+    make_encoder(params, image_size=32)  # env renders 24 px
+    with pytest.raises(RunError, match="image size 32 != env.image_size 24"):
+        train_policy(params, "latent_vec", seed=0, progress=False)
+    assert not (params.paths.runs / "latent_vec" / "0" / "eval.csv").exists()
+    with pytest.raises(RunError, match="unknown variant"):
+        train_policy(params, "nope", seed=0, progress=False)
+
+
+def test_bad_variant_params(tmp_path: Path, capsys) -> None:
+    p = policy_params(tmp_path)
+    p["policy"]["variants"]["broken"] = {"obs": "latent"}
+    with pytest.raises(SystemExit):
+        policy_main(["--variant", "state", "--seed", "0", "--params", str(write_params(tmp_path, p))])
+    assert "policy.variants.broken" in capsys.readouterr().err

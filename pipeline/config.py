@@ -24,6 +24,8 @@ class PathsConfig(StrictModel):
     """policy runs: ``runs/<variant>/<seed>/``"""
     report: Path = Path("data/report")
     """aggregated report"""
+    checkpoints: Path = Path("data/checkpoints")
+    """resumable training state: ``pretrain/<encoder>/``, ``policy/<variant>/<seed>/``"""
     logs: Path = Path("data/logs")
     """TensorBoard logs"""
 

@@ -32,12 +32,17 @@ VARIANTS = {
     "latent_rig": {"obs": "latent", "encoder": "vae", "goal_mode": "latent", "proprio": False},
     "latent_rig_prior": {"obs": "latent", "encoder": "vae", "goal_mode": "latent", "prior_goal_fraction": 0.5},
 }
+PIXEL_VARIANTS = {
+    "pix_nature": {"obs": "pixel", "extractor": "nature", "routing": "separate", "augment": False, "frame_stack": 1},
+    "pix_manip": {"obs": "pixel", "extractor": "manip", "routing": "shared", "coordconv": True, "frame_stack": 2},
+    "pix_manip_ss": {"obs": "pixel", "extractor": "manip_ss", "routing": "critic", "frame_stack": 2, "proprio": False},
+}
 
 
 def policy_params(tmp_path: Path, **policy: object) -> dict:
     p = tiny_params_dict(tmp_path)
     p["policy"] = {"total_steps": 300, "n_envs": 2, "eval_every": 100, "eval_episodes": 2,
-                   "variants": {k: {**v, "sac": SAC_TINY} for k, v in VARIANTS.items()}, **policy}
+                   "variants": {k: {**v, "sac": SAC_TINY} for k, v in {**VARIANTS, **PIXEL_VARIANTS}.items()}, **policy}
     return p
 
 
@@ -73,6 +78,17 @@ def test_variant_trains_and_writes_results(tmp_path: Path, variant: str) -> None
     if "rig" in variant:
         assert saved["latent_threshold"] > 0
     assert any((params.paths.logs / "policy").rglob("events.out.tfevents*"))
+
+
+@pytest.mark.parametrize("variant", list(PIXEL_VARIANTS))
+def test_pixel_variant_trains(tmp_path: Path, variant: str) -> None:
+    p = policy_params(tmp_path, total_steps=200, eval_episodes=1)
+    p["env"]["image_size"] = 36 if "nature" in variant else 24  # NatureCNN needs >= 36 px
+    params = Params.model_validate(p)
+    metrics = train_policy(params, variant, seed=0, progress=False)
+    assert [int(r["step"]) for r in read_eval(params.paths.runs / variant / "0")] == [0, 100, 200]
+    frame = 3 * p["env"]["image_size"] ** 2
+    assert metrics["replay_bytes_per_transition"] < 1.1 * frame + 512  # each frame once, not 2k of them
 
 
 def test_latent_reward_batch_equals_loop() -> None:
@@ -111,14 +127,15 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     make_encoder(params)
     path = write_params(tmp_path, p)
     run = params.paths.runs / "latent_vec" / "0"
+    ckpt = params.paths.checkpoints / "policy" / "latent_vec" / "0"
     cmd = [sys.executable, "-m", "pipeline.policy", "--variant", "latent_vec", "--seed", "0", "--params", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
-    while not (run / "checkpoint" / "state.json").exists() and time.time() < deadline:
+    while not (ckpt / "state.json").exists() and time.time() < deadline:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    saved_step = json.loads((run / "checkpoint" / "state.json").read_text())["num_timesteps"]
+    saved_step = json.loads((ckpt / "state.json").read_text())["num_timesteps"]
     assert 0 < saved_step < 2000 and not (run / "metrics.json").exists()
     p["policy"]["total_steps"] = saved_step + 200
     result = subprocess.run([*cmd[:-1], str(write_params(tmp_path, p))], capture_output=True, text=True, timeout=300)
@@ -127,6 +144,10 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     steps = [int(r["step"]) for r in read_eval(run)]
     assert steps == sorted(set(steps)) and steps[-1] == saved_step + 200
     assert json.loads((run / "metrics.json").read_text())["total_steps"] == saved_step + 200
+    # a changed variant block invalidates the checkpoint instead of resuming into the wrong model
+    p["policy"]["variants"]["latent_vec"]["frame_stack"] = 1
+    result = subprocess.run([*cmd[:-1], str(write_params(tmp_path, p))], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "starting over" in result.stdout and "resuming" not in result.stdout
 
 
 def test_encoder_mismatch_is_caught_before_training(tmp_path: Path) -> None:

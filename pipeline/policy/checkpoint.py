@@ -63,11 +63,18 @@ def save_checkpoint(model: SAC, path: Path, extra: dict[str, Any] | None = None)
     publish(tmp, path)
 
 
-def load_checkpoint(model: SAC, path: Path) -> dict[str, Any] | None:
-    """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none."""
+def load_checkpoint(model: SAC, path: Path, fingerprint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none.
+
+    A checkpoint written under another ``fingerprint`` (changed env or variant params) is discarded.
+    """
     if not (path / STATE).is_file():
         return None
     state = json.loads((path / STATE).read_text())
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        print(f"checkpoint {path} was written with other params; starting over")
+        remove(path)
+        return None
     weights = torch.load(path / WEIGHTS, map_location=model.device, weights_only=True)
     model.policy.load_state_dict(weights["policy"])
     for k, opt in _optimizers(model).items():

@@ -80,6 +80,8 @@ class VariantConfig(StrictModel):
     def _consistent(self) -> "VariantConfig":
         if self.obs == "latent" and not self.encoder:
             raise ValueError("obs: latent needs `encoder` (a name listed in pretrain.encoders)")
+        if self.obs == "pixel" and self.goal_mode != "vector":
+            raise ValueError("obs: pixel supports goal_mode: vector only")
         if self.goal_mode == "latent" and self.obs != "latent":
             raise ValueError("goal_mode: latent needs obs: latent")
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":

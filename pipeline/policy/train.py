@@ -54,7 +54,8 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
     if variant.obs == "pixel":
         from pipeline.policy.pixel import build_pixel_envs
 
-        return (*build_pixel_envs(params, variant, pol.n_envs, min(pol.eval_episodes, 4)), info)
+        train, evaluation = build_pixel_envs(params, variant, pol.n_envs, min(pol.eval_episodes, 4))
+        return train, evaluation, info
     encoder = None
     threshold = None
     if variant.obs == "latent":
@@ -100,9 +101,9 @@ def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_
 class EvalCheckpointCallback(BaseCallback):
     """Every ``every`` env steps: evaluate, append to ``eval.csv``, log to TensorBoard, checkpoint."""
 
-    def __init__(self, eval_env: VecEnv, run_dir: Path, every: int, episodes: int, extra: dict[str, Any]) -> None:
+    def __init__(self, eval_env: VecEnv, run_dir: Path, ckpt_dir: Path, every: int, episodes: int, extra: dict[str, Any]) -> None:
         super().__init__()
-        self.eval_env, self.run_dir, self.every, self.episodes, self.extra = eval_env, run_dir, every, episodes, extra
+        self.eval_env, self.run_dir, self.ckpt_dir, self.every, self.episodes, self.extra = eval_env, run_dir, ckpt_dir, every, episodes, extra
         self.eval_seconds = 0.0
         self.last: dict[str, float] = {}
         self.last_step = -1
@@ -122,7 +123,7 @@ class EvalCheckpointCallback(BaseCallback):
         self.logger.record("eval/final_object_distance", result["final_object_distance"])
         self.last, self.last_step = result, self.num_timesteps
         if checkpoint:
-            save_checkpoint(self.model, self.run_dir / "checkpoint", {**self.extra, "last_eval": result})
+            save_checkpoint(self.model, self.ckpt_dir, {**self.extra, "last_eval": result})
 
     def _on_training_start(self) -> None:
         if self.last_step < 0:
@@ -158,12 +159,14 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     torch.manual_seed(seed)
     train_env, eval_env, info = build_envs(params, variant, seed, device)
     model = build_model(variant, train_env, seed, device, params.paths.logs / "policy")
-    state = load_checkpoint(model, run_dir / "checkpoint")
+    ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
+    fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs, "seed": seed}
+    state = load_checkpoint(model, ckpt, fp)
     start = model.num_timesteps
     if state and progress:
         print(f"policy: resuming {variant_name}/{seed} from step {start}")
     _prepare_eval_csv(run_dir / "eval.csv", start)
-    callback = EvalCheckpointCallback(eval_env, run_dir, pol.eval_every, pol.eval_episodes, info)
+    callback = EvalCheckpointCallback(eval_env, run_dir, ckpt, pol.eval_every, pol.eval_episodes, {**info, "fingerprint": fp})
     if state:
         callback.last_step, callback.last = start, state.get("last_eval", {})
     t0 = time.perf_counter()
@@ -176,7 +179,7 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         callback.run_eval()
     wall = time.perf_counter() - t0
     train_seconds = max(wall - callback.eval_seconds, 1e-9)
-    metrics = {
+    metrics: dict[str, Any] = {
         "final_success": callback.last["success"],
         "final_object_distance": callback.last["final_object_distance"],
         "fps": (model.num_timesteps - start) / train_seconds if remaining else 0.0,

@@ -1,0 +1,136 @@
+"""Stage 2: pretrain one encoder with Lightning, then probe what its latents encode."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from pipeline.collect.dataset import DatasetError, open_dataset
+from pipeline.config import Params
+from pipeline.encoders import load_encoder, save_encoder
+from pipeline.io import partial_path, publish, remove, write_json
+from pipeline.pretrain.config import ENCODER_NAMES, TRAINABLE_ENCODERS, encoder_section
+from pipeline.pretrain.data import FrameDataModule
+from pipeline.pretrain.lit import build_lit_module, compute_label_stats
+from pipeline.pretrain.models import build_encoder
+from pipeline.pretrain.pictures import keypoints, reconstructions
+from pipeline.pretrain.probe import probe_report
+
+PROBE_FRAMES = 6000  # frames per split used to fit/evaluate the probe (subsampled evenly)
+
+
+class PretrainError(ValueError):
+    """The pretrain stage cannot run (unknown encoder, bad dataset, bad weights file)."""
+
+
+def fingerprint(params: Params, name: str, dataset: Path) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the encoder block, shared knobs, and the dataset."""
+    pre = params.pretrain
+    attrs = dict(open_dataset(dataset).attrs)
+    return {"encoder": name, "block": encoder_section(name, pre).model_dump(mode="json"), "batch_size": pre.batch_size,
+            "val_fraction": pre.val_fraction, "seed": pre.seed, "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")}}
+
+
+def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
+    return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
+
+
+def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
+    """Latents of frames with a plain module (eval mode, no grad)."""
+    net = net.to(device).eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(frames), batch):
+            x = torch.from_numpy(frames[i : i + batch]).to(device)
+            out.append(net.encode(x.permute(0, 3, 1, 2).float().div(255.0)).cpu().numpy())  # (B, H, W, 3) -> (B, 3, H, W)
+    return np.concatenate(out)
+
+
+def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float, device: torch.device) -> dict[str, float]:
+    """Ridge probe from latents to object/gripper positions: fit on training episodes, score held-out ones."""
+    a = dm.data.arrays
+    tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
+    z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
+    return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te], alpha)
+
+
+def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
+    pre = params.pretrain
+    logger = TensorBoardLogger(str(params.paths.logs), name="pretrain", version=name)
+    ckpt = ModelCheckpoint(dirpath=str(ckpt_dir), filename="epoch{epoch}", save_last=True, save_top_k=1, monitor="val_loss",
+                           auto_insert_metric_name=False)
+    return pl.Trainer(max_epochs=pre.max_epochs, max_steps=pre.max_steps or -1, accelerator="auto", devices=1, logger=logger,
+                      callbacks=[ckpt], enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
+                      deterministic=False, num_sanity_val_steps=0)
+
+
+def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[str, Any]:
+    """Train (or load, for ``frozen``) encoder ``name``; write ``paths.encoders/name/`` atomically."""
+    if name not in ENCODER_NAMES:
+        raise PretrainError(f"unknown encoder {name!r}; allowed: {', '.join(ENCODER_NAMES)}")
+    pre, paths = params.pretrain, params.paths
+    try:
+        dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers)
+    except DatasetError as exc:
+        raise PretrainError(str(exc)) from None
+    attrs, size = dm.data.attrs, dm.image_size
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    pl.seed_everything(pre.seed, workers=True, verbose=False)
+    block = encoder_section(name, pre)
+    ckpt_dir = paths.checkpoints / "pretrain" / name
+    t0 = time.perf_counter()
+    stats: dict[str, Any] = {}
+    if name in TRAINABLE_ENCODERS:
+        fp = fingerprint(params, name, paths.dataset)
+        fp_file = ckpt_dir / "fingerprint.json"
+        resume = ckpt_dir / "last.ckpt"
+        if resume.exists() and (not fp_file.exists() or json.loads(fp_file.read_text()) != fp):
+            print(f"pretrain {name}: params or dataset changed since the last checkpoint; starting over")
+            remove(ckpt_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json(fp_file, fp)
+        label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
+        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats)
+        trainer = _trainer(params, name, ckpt_dir, progress)
+        if resume.exists() and progress:
+            print(f"pretrain {name}: resuming from {resume}")
+        trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
+        net = lit.net
+        stats = {"val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))), "epochs": trainer.current_epoch,
+                 "steps": trainer.global_step,
+                 "train_frames_per_s": trainer.global_step * pre.batch_size / max(time.perf_counter() - t0, 1e-9)}
+    else:
+        try:
+            net = build_encoder(name, pre, size)
+        except (ValueError, FileNotFoundError) as exc:
+            raise PretrainError(f"pretrain.frozen: {exc}") from None
+    train_s = time.perf_counter() - t0
+    out = paths.encoders / name
+    tmp = partial_path(out)
+    remove(tmp)
+    save_encoder(net, name, block.model_dump(mode="json"), size, attrs["camera"], attrs["env_id"], tmp)
+    loaded = load_encoder(tmp, device=device)  # what every later stage will see
+    metrics: dict[str, Any] = {"encoder": name, "latent_dim": loaded.latent_dim, "train_seconds": train_s, **stats}
+    metrics.update(probe(loaded.net, dm, pre.probe_ridge, device))
+    torch.manual_seed(pre.seed + 1)
+    random_net = build_encoder(name, {**block.model_dump(), **({"init": "random"} if name == "frozen" else {})}, size)
+    rand = probe(random_net, dm, pre.probe_ridge, device)
+    metrics.update({"random_object_mm": rand["probe_object_mm"], "random_gripper_mm": rand["probe_gripper_mm"]})
+    sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]
+    net_cpu = loaded.net.to("cpu")
+    reconstructions(net_cpu, sample, tmp / "reconstructions.png")
+    keypoints(net_cpu, sample, tmp / "keypoints.png")
+    write_json(tmp / "metrics.json", metrics)
+    publish(tmp, out)
+    if progress:
+        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm (mean predictor {metrics['mean_object_mm']:.1f}, "
+              f"random init {metrics['random_object_mm']:.1f}), gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
+    return metrics

@@ -102,6 +102,7 @@ class PretrainConfig(StrictModel):
     max_steps: int | None = Field(None, ge=1, description="Optional step budget; training stops at whichever comes first.")
     batch_size: int = Field(64, ge=1, le=8192, description="Frames per optimisation step.")
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="Fraction of episodes held out for validation and the probe.")
+    checkpoint_every_steps: int = Field(200, ge=1, description="Optimiser steps between resumable checkpoints (last.ckpt).")
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
     seed: int = Field(0, ge=0, description="Seed for the episode split, init and data order.")
     probe_ridge: float = Field(1.0, ge=0.0, description="Ridge alpha of the linear position probe (on standardised latents).")

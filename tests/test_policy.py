@@ -41,7 +41,7 @@ PIXEL_VARIANTS = {
 
 def policy_params(tmp_path: Path, **policy: object) -> dict:
     p = tiny_params_dict(tmp_path)
-    p["policy"] = {"total_steps": 300, "n_envs": 2, "eval_every": 100, "eval_episodes": 2,
+    p["policy"] = {"total_steps": 300, "n_envs": 2, "eval_every": 100, "eval_episodes": 2, "run": ["state"],
                    "variants": {k: {**v, "sac": SAC_TINY} for k, v in {**VARIANTS, **PIXEL_VARIANTS}.items()}, **policy}
     return p
 

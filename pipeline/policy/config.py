@@ -113,12 +113,12 @@ class PolicyConfig(StrictModel):
     """seeds of the study (the DVC matrix)"""
     variants: dict[str, VariantConfig] = Field(default_factory=_default_variants)
     """named agents of the comparison"""
-    run_variants: list[str] | None = None
-    """variants the DVC matrix runs (default: all of ``variants``)"""
+    run: list[str] = Field(default_factory=lambda: ["state", "latent_vae"])
+    """variants the DVC matrix runs (names from ``variants``); swap with ``dvc exp run -S 'policy.run=[...]'``"""
 
     @model_validator(mode="after")
-    def _known_run_variants(self) -> "PolicyConfig":
-        unknown = sorted(set(self.run_variants or []) - set(self.variants))
+    def _known_run(self) -> "PolicyConfig":
+        unknown = sorted(set(self.run) - set(self.variants))
         if unknown:
-            raise ValueError(f"run_variants: unknown {unknown}; defined variants: {sorted(self.variants)}")
+            raise ValueError(f"`run` lists unknown variants {unknown}; defined in policy.variants: {sorted(self.variants)}")
         return self

@@ -107,6 +107,15 @@ class EvalCheckpointCallback(BaseCallback):
         self.eval_seconds = 0.0
         self.last: dict[str, float] = {}
         self.last_step = -1
+        self.rows: list[dict[str, float]] = []  # evaluation history, also kept in checkpoints
+        self.t0 = time.perf_counter()
+        self.prior_wall = self.prior_train = 0.0  # seconds spent before a resume
+        self.start_step = 0
+
+    def timing(self) -> dict[str, float]:
+        """Cumulative wall and training seconds (evaluation excluded) across resumes."""
+        wall = time.perf_counter() - self.t0
+        return {"wall_seconds": self.prior_wall + wall, "train_seconds": self.prior_train + wall - self.eval_seconds}
 
     def next_eval(self) -> int:
         return (self.last_step // self.every + 1) * self.every if self.last_step >= 0 else 0
@@ -117,13 +126,14 @@ class EvalCheckpointCallback(BaseCallback):
         result = evaluate(self.model, self.eval_env, self.episodes)
         self.eval_seconds += time.perf_counter() - t0
         row = {"step": self.num_timesteps, **result}
+        self.rows.append(row)
         with (self.run_dir / "eval.csv").open("a", newline="") as f:
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
         self.logger.record("eval/success_rate", result["success"])
         self.logger.record("eval/final_object_distance", result["final_object_distance"])
         self.last, self.last_step = result, self.num_timesteps
         if checkpoint:
-            save_checkpoint(self.model, self.ckpt_dir, {**self.extra, "last_eval": result})
+            save_checkpoint(self.model, self.ckpt_dir, {**self.extra, "last_eval": result, "eval_rows": self.rows, **self.timing()})
 
     def _on_training_start(self) -> None:
         if self.last_step < 0:
@@ -135,12 +145,8 @@ class EvalCheckpointCallback(BaseCallback):
         return True
 
 
-def _prepare_eval_csv(path: Path, resume_step: int) -> None:
-    """Keep rows up to the checkpoint we resume from (drop evaluations done after it)."""
-    rows = []
-    if path.exists() and resume_step > 0:
-        with path.open() as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
+    """(Re)write ``eval.csv`` with the evaluation history (DVC deletes outputs before a stage reruns)."""
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS)
         writer.writeheader()
@@ -160,16 +166,20 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     train_env, eval_env, info = build_envs(params, variant, seed, device)
     model = build_model(variant, train_env, seed, device, params.paths.logs / "policy")
     ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
-    fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs, "seed": seed}
+    # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
+    fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs,
+          "seed": seed, "eval_every": pol.eval_every, "eval_episodes": pol.eval_episodes}
     state = load_checkpoint(model, ckpt, fp)
     start = model.num_timesteps
     if state and progress:
         print(f"policy: resuming {variant_name}/{seed} from step {start}")
-    _prepare_eval_csv(run_dir / "eval.csv", start)
     callback = EvalCheckpointCallback(eval_env, run_dir, ckpt, pol.eval_every, pol.eval_episodes, {**info, "fingerprint": fp})
     if state:
         callback.last_step, callback.last = start, state.get("last_eval", {})
-    t0 = time.perf_counter()
+        callback.rows = [r for r in state.get("eval_rows", []) if r["step"] <= start]
+        callback.prior_wall, callback.prior_train = state.get("wall_seconds", 0.0), state.get("train_seconds", 0.0)
+    write_eval_csv(run_dir / "eval.csv", callback.rows)
+    callback.t0 = time.perf_counter()
     remaining = max(pol.total_steps - start, 0)
     if remaining:
         model.learn(remaining, callback=callback, reset_num_timesteps=False, progress_bar=progress,
@@ -177,14 +187,13 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     if callback.last_step != model.num_timesteps or not callback.last:  # final evaluation at the last step
         callback.init_callback(model)
         callback.run_eval()
-    wall = time.perf_counter() - t0
-    train_seconds = max(wall - callback.eval_seconds, 1e-9)
+    timing = callback.timing()
     metrics: dict[str, Any] = {
         "final_success": callback.last["success"],
         "final_object_distance": callback.last["final_object_distance"],
-        "fps": (model.num_timesteps - start) / train_seconds if remaining else 0.0,
+        "fps": model.num_timesteps / max(timing["train_seconds"], 1e-9),
         "replay_bytes_per_transition": replay_bytes_per_transition(model.replay_buffer),
-        "wall_time_s": wall,
+        "wall_time_s": timing["wall_seconds"],
         "total_steps": model.num_timesteps,
         "device": device,
         **info,

@@ -1,0 +1,138 @@
+"""Stage 2 model side: encoder shapes, Lightning training smoke tests, foreground-weighted loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pydantic import ValidationError
+from torch.utils.data import DataLoader, Dataset
+
+from pipeline.pretrain.config import FrozenConfig, PretrainConfig, SpatialAEConfig, SupervisedConfig, VAEConfig
+from pipeline.pretrain.lit import LIT_MODULES, build_lit_module, compute_label_stats
+from pipeline.pretrain.models import ENCODERS, build_encoder, weighted_recon_loss
+
+torch.set_num_threads(1)
+SIZE = 32
+SMALL = {
+    "vae": VAEConfig(latent_dim=8, channels=(8, 16)),
+    "spatial_ae": SpatialAEConfig(num_keypoints=4, recon_size=16, channels=(8, 8)),
+    "supervised": SupervisedConfig(num_keypoints=4, channels=(8,), head_hidden=16),
+    "frozen": FrozenConfig(resize_to=None),
+}
+LATENT = {"vae": 8, "spatial_ae": 8, "supervised": 8 + 6, "frozen": 512}
+
+
+def frames(n: int, size: int = SIZE, seed: int = 0) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_encoder_shapes_and_determinism(name: str) -> None:
+    net = build_encoder(name, SMALL[name], SIZE).eval()
+    x = frames(3)
+    assert net.latent_dim == LATENT[name]
+    with torch.no_grad():
+        z1, z2 = net.encode(x), net.encode(frames(3).permute(0, 3, 1, 2).float() / 255.0)
+    assert z1.shape == (3, LATENT[name]) and z1.dtype == torch.float32
+    assert torch.allclose(z1, z2, atol=1e-6)  # uint8 (B,H,W,3) and float (B,3,H,W) agree, deterministic
+    assert torch.isfinite(z1).all()
+
+
+def test_decoder_outputs_and_keypoints() -> None:
+    x = frames(2)
+    recon, mu, logvar = build_encoder("vae", SMALL["vae"], SIZE)(x)
+    assert recon.shape == (2, 3, SIZE, SIZE) and 0 <= recon.min() and recon.max() <= 1 and mu.shape == logvar.shape == (2, 8)
+    sae = build_encoder("spatial_ae", SMALL["spatial_ae"], SIZE)
+    recon, coords = sae(x)
+    assert recon.shape == (2, 1, 16, 16) and coords.shape == (2, 8)
+    kp = sae.keypoints(x)
+    assert kp.shape == (2, 4, 2) and kp.abs().max() <= 1
+    assert torch.equal(kp[:, :, 0], coords[:, :4]) and torch.equal(kp[:, :, 1], coords[:, 4:])
+
+
+def test_frozen_is_frozen_and_seeded() -> None:
+    a, b = build_encoder("frozen", SMALL["frozen"], SIZE), build_encoder("frozen", SMALL["frozen"], SIZE)
+    a.train()
+    assert not a.training and not any(p.requires_grad for p in a.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c = build_encoder("frozen", FrozenConfig(resize_to=None, seed=1), SIZE)
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
+def test_config_validation() -> None:
+    assert PretrainConfig().encoders == ["vae", "spatial_ae", "supervised"]
+    with pytest.raises(ValidationError, match="unknown encoder name"):
+        PretrainConfig(encoders=["vae", "resnet"])
+    with pytest.raises(ValidationError):
+        PretrainConfig(batch_size=64, typo=1)
+    with pytest.raises(ValidationError, match="init='file' needs"):
+        FrozenConfig(init="file")
+    with pytest.raises(ValueError, match="image_size"):
+        build_encoder("vae", None, 8)
+
+
+class RandomFrames(Dataset):
+    def __init__(self, n: int = 8) -> None:
+        rng = np.random.default_rng(0)
+        self.frames = rng.integers(0, 256, (n + 1, SIZE, SIZE, 3), dtype=np.uint8)
+        self.obj = rng.normal(size=(n, 3)).astype(np.float32) * 0.05
+        self.grip = rng.normal(size=(n, 3)).astype(np.float32) * 0.05
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        return {
+            "frames": torch.from_numpy(self.frames[i]),
+            "next_frames": torch.from_numpy(self.frames[i + 1]),
+            "has_next": torch.tensor(i % 4 != 3),
+            "object_pos": torch.from_numpy(self.obj[i]),
+            "gripper_pos": torch.from_numpy(self.grip[i]),
+        }
+
+
+@pytest.mark.parametrize("name", list(LIT_MODULES))
+def test_lightning_steps(name: str) -> None:
+    ds = RandomFrames()
+    median = np.median(ds.frames, axis=0).astype(np.uint8)
+    module = build_lit_module(name, SMALL[name], SIZE, median, compute_label_stats(ds.obj, ds.grip))
+    trainer = pl.Trainer(
+        max_steps=3, logger=False, enable_checkpointing=False, accelerator="cpu",
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,
+    )
+    trainer.fit(module, DataLoader(ds, batch_size=4, shuffle=True), DataLoader(ds, batch_size=4))
+    assert trainer.global_step == 3
+    for key in ("val_loss", "train/loss"):
+        assert math.isfinite(float(trainer.callback_metrics[key])), key
+    if name == "spatial_ae":
+        assert "val/slowness" in trainer.callback_metrics
+    if name == "supervised":
+        assert torch.allclose(module.net.label_std, torch.from_numpy(compute_label_stats(ds.obj, ds.grip)["std"]).clamp(min=0.01))
+
+
+def test_frozen_is_not_a_lit_module() -> None:
+    with pytest.raises(ValueError, match="not trainable"):
+        build_lit_module("frozen", None, SIZE)
+
+
+def test_weighted_recon_loss() -> None:
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 8, 8, generator=g)
+    median = target[0].clone()
+    median[:, :2, :2] += 0.5  # sample 0 differs from the median in a 2x2 corner only
+    recon = target + 0.1 * torch.rand(2, 3, 8, 8, generator=g)
+    assert torch.allclose(weighted_recon_loss(recon, target, median, 0.0), F.mse_loss(recon, target))
+    assert torch.allclose(weighted_recon_loss(recon, target, None, 10.0), F.mse_loss(recon, target))
+    one = target[:1]
+    bg_err, fg_err = one.clone(), one.clone()
+    bg_err[:, :, 5, 5] += 0.3  # error on a background pixel
+    fg_err[:, :, 0, 0] += 0.3  # same error on a foreground pixel
+    med = median.unsqueeze(0)
+    assert weighted_recon_loss(fg_err, one, med, 10.0) > 5 * weighted_recon_loss(bg_err, one, med, 10.0)
+    assert torch.allclose(weighted_recon_loss(fg_err, one, med, 0.0), weighted_recon_loss(bg_err, one, med, 0.0))

@@ -1,0 +1,47 @@
+"""Linear position probe: exact latents give ~0 mm, noise latents match the mean predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.pretrain.probe import fit_probe, probe_report
+
+
+def positions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    obj = rng.uniform([1.2, 0.6, 0.42], [1.5, 0.9, 0.42], size=(n, 3))  # object z fixed on the table
+    grip = rng.uniform([1.1, 0.5, 0.4], [1.5, 1.0, 0.7], size=(n, 3))
+    return obj, grip
+
+
+def test_exact_latents_give_zero_error() -> None:
+    rng = np.random.default_rng(0)
+    obj, grip = positions(600, rng)
+    proj = rng.normal(size=(6, 12))
+    lat = np.concatenate([obj, grip], axis=1) @ proj + 3.0  # (N, 6) @ (6, 12) -> (N, 12)
+    r = probe_report(lat[:500], obj[:500], grip[:500], lat[500:], obj[500:], grip[500:], alpha=1e-8)
+    assert r["probe_object_mm"] < 1e-3 and r["probe_gripper_mm"] < 1e-3
+    assert r["probe_object_r2"] > 0.999999 and r["probe_gripper_r2"] > 0.999999
+    assert r["mean_object_mm"] > 50 and r["mean_gripper_mm"] > 50
+    assert abs(r["mean_object_r2"]) < 0.05
+
+
+def test_noise_latents_match_mean_predictor() -> None:
+    rng = np.random.default_rng(1)
+    obj, grip = positions(3000, rng)
+    lat = rng.normal(size=(3000, 16))
+    r = probe_report(lat[:2500], obj[:2500], grip[:2500], lat[2500:], obj[2500:], grip[2500:], alpha=1.0)
+    for body in ("object", "gripper"):
+        assert r[f"probe_{body}_mm"] == pytest.approx(r[f"mean_{body}_mm"], rel=0.05)
+        assert r[f"probe_{body}_r2"] < 0.02
+
+
+def test_rmse_definition_and_errors() -> None:
+    y_train = np.zeros((4, 3))
+    y_test = np.array([[0.003, 0.004, 0.0], [0.0, 0.0, 0.0]])  # 5 mm and 0 mm from the train mean
+    r = fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 2)), y_test, alpha=1.0)
+    assert r["mean_rmse_mm"] == pytest.approx(np.sqrt(25 / 2)) and r["rmse_mm"] == pytest.approx(r["mean_rmse_mm"])
+    with pytest.raises(ValueError, match="shape mismatch"):
+        fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 3)), y_test)
+    with pytest.raises(ValueError, match="alpha"):
+        fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 2)), y_test, alpha=-1)

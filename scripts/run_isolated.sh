@@ -9,10 +9,13 @@ scripts/setup.sh
 . .venv/bin/activate
 wt=.worktrees/$name
 [ -d "$wt" ] || git worktree add --detach "$wt" HEAD
+git -C "$wt" checkout -q -- params.yaml   # the committed study params, then the profile on top
 python - "$name" "$wt" <<'PY'
 import sys, yaml
+from pathlib import Path
 from pipeline.profile import merged
-yaml.safe_dump(merged(sys.argv[1]), open(f"{sys.argv[2]}/params.yaml", "w"), sort_keys=False)
+root = Path(sys.argv[2])
+yaml.safe_dump(merged(sys.argv[1], root), open(root / "params.yaml", "w"), sort_keys=False)
 PY
 cd "$wt"
 [ -d .dvc ] || dvc init -q --subdir 2>/dev/null || true

@@ -68,7 +68,8 @@ def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Tr
     # ``last.ckpt`` every few optimiser steps, so an interrupted run loses little
     ckpt = ModelCheckpoint(dirpath=str(ckpt_dir), filename="latest", save_last=True, save_top_k=1,
                            every_n_train_steps=pre.checkpoint_every_steps)
-    return pl.Trainer(max_epochs=pre.max_epochs, max_steps=pre.max_steps or -1, accelerator="auto", devices=1, logger=logger,
+    return pl.Trainer(max_epochs=pre.max_epochs, max_steps=pre.max_steps or -1, accelerator="auto", devices=pre.devices,
+                      num_nodes=pre.num_nodes, strategy=pre.strategy, logger=logger,
                       callbacks=[ckpt], enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
                       deterministic=False, num_sanity_val_steps=0)
 

@@ -66,6 +66,12 @@ def conv_out_hw(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def check_image_size(image_size: int, lo: int = 16, hi: int = 128) -> None:
+    """Raise a clear error for frame sizes a network is not built for."""
+    if not lo <= image_size <= hi:
+        raise ValueError(f"image_size must be in {lo}..{hi} (got {image_size})")
+
+
 def frames_to_tensor(frames: torch.Tensor) -> torch.Tensor:
     """uint8 ``(B, H, W, 3)`` (or already ``(B, 3, H, W)`` float) -> float ``(B, 3, H, W)`` in [0, 1]."""
     if frames.dtype == torch.uint8:

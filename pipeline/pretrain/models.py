@@ -7,7 +7,6 @@ side 16..128 work for the trainable encoders; layer sizes are derived from the i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch

@@ -8,10 +8,13 @@ what is allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from pipeline.config import Params
 
 DEFAULT_PARAMS = Path("params.yaml")
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import weakref
+
 import mujoco
 import numpy as np
 
 from pipeline.envs.config import CAMERA_PRESETS, MODEL_CAMERAS, EnvConfig
 
 GOAL_SITE = "target0"
+_LIVE: "weakref.WeakSet[PixelRenderer]" = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """Free GL contexts before interpreter teardown (avoids EGL errors from late ``__del__``)."""
+    for r in list(_LIVE):
+        r.close()
 
 
 class PixelRenderer:
@@ -37,6 +47,10 @@ class PixelRenderer:
             cam.lookat[:] = free.lookat
             cam.distance, cam.azimuth, cam.elevation = free.distance, free.azimuth, free.elevation
             self.camera = cam
+        if not _LIVE:  # registered after MuJoCo's own EGL exit hook, so it runs before it
+            atexit.unregister(_close_all)
+            atexit.register(_close_all)
+        _LIVE.add(self)
         self._goal_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, GOAL_SITE)
         if self._goal_site >= 0 and not cfg.show_goal:
             model.site_rgba[self._goal_site, 3] = 0.0  # invisible marker; geometry untouched
@@ -79,4 +93,8 @@ class PixelRenderer:
         return np.stack([col, row], axis=-1)
 
     def close(self) -> None:
-        self._renderer.close()
+        """Release the GL context (idempotent)."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        _LIVE.discard(self)

@@ -9,6 +9,7 @@ scripts/setup.sh
 . .venv/bin/activate
 wt=.worktrees/$name
 [ -d "$wt" ] || git worktree add --detach "$wt" HEAD
+git -C "$wt" checkout -q --detach "$(git rev-parse HEAD)"   # the code as committed here
 git -C "$wt" checkout -q -- params.yaml   # the committed study params, then the profile on top
 python - "$name" "$wt" <<'PY'
 import sys, yaml

@@ -109,6 +109,8 @@ class PolicyConfig(StrictModel):
     """deterministic evaluation episodes, on fixed seeds disjoint from training seeds"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """torch device for SAC and the encoder (``auto``: cuda when present)"""
+    cpu_threads: int = Field(1, ge=0, le=256)
+    """torch intra-op threads (0: torch's default). 1 suits small MLPs and never oversubscribes shared cores"""
     seeds: list[int] = Field(default_factory=lambda: [0, 1])
     """seeds of the study (the DVC matrix)"""
     variants: dict[str, VariantConfig] = Field(default_factory=_default_variants)

@@ -25,7 +25,8 @@ class PixelGoalObs(gym.ObservationWrapper):
         super().__init__(env)
         keys = ["pixels", "achieved_goal", "desired_goal"] + (["proprio"] if proprio else [])
         self.keys = keys
-        self.observation_space = spaces.Dict({k: env.observation_space[k] for k in keys})
+        box = lambda k: spaces.Box(-np.inf, np.inf, env.observation_space[k].shape, np.float32)  # noqa: E731
+        self.observation_space = spaces.Dict({k: env.observation_space[k] if k == "pixels" else box(k) for k in keys})
 
     def observation(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {k: obs[k] if k == "pixels" else obs[k].astype(np.float32) for k in self.keys}

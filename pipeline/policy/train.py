@@ -161,6 +161,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     device = resolve_device(pol.device)
     run_dir = params.paths.runs / variant_name / str(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if pol.cpu_threads:
+        torch.set_num_threads(pol.cpu_threads)
     torch.manual_seed(seed)
     train_env, eval_env, info = build_envs(params, variant, seed, device)
     model = build_model(variant, train_env, seed, device, params.paths.logs / "policy")

@@ -105,6 +105,7 @@ class PretrainConfig(StrictModel):
     devices: int | Literal["auto"] = Field(1, description="Lightning devices per node (GPUs; >1 trains with DDP).")
     num_nodes: int = Field(1, ge=1, le=1024, description="Lightning nodes (multi-node DDP, e.g. under SLURM/torchrun).")
     strategy: str = Field("auto", description="Lightning strategy, e.g. 'auto', 'ddp', 'ddp_spawn'.")
+    cpu_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads (0: torch's default, all cores).")
     checkpoint_every_steps: int = Field(200, ge=1, description="Optimiser steps between resumable checkpoints (last.ckpt).")
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
     seed: int = Field(0, ge=0, description="Seed for the episode split, init and data order.")

@@ -85,6 +85,8 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
         raise PretrainError(str(exc)) from None
     attrs, size = dm.data.attrs, dm.image_size
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if pre.cpu_threads:
+        torch.set_num_threads(pre.cpu_threads)
     pl.seed_everything(pre.seed, workers=True, verbose=False)
     block = encoder_section(name, pre)
     ckpt_dir = paths.checkpoints / "pretrain" / name

@@ -9,8 +9,8 @@ scripts/setup.sh
 . .venv/bin/activate
 wt=.worktrees/$name
 [ -d "$wt" ] || git worktree add --detach "$wt" HEAD
-git -C "$wt" checkout -q --detach "$(git rev-parse HEAD)"   # the code as committed here
-git -C "$wt" checkout -q -- params.yaml   # the committed study params, then the profile on top
+git -C "$wt" checkout -q -- params.yaml                      # drop the previous profile merge
+git -C "$wt" checkout -q --detach "$(git rev-parse HEAD)"   # the code and study params as committed here
 python - "$name" "$wt" <<'PY'
 import sys, yaml
 from pathlib import Path

@@ -9,8 +9,11 @@ scripts/setup.sh
 . .venv/bin/activate
 wt=.worktrees/$name
 [ -d "$wt" ] || git worktree add --detach "$wt" HEAD
-git -C "$wt" checkout -q -- params.yaml                      # drop the previous profile merge
-git -C "$wt" checkout -q --detach "$(git rev-parse HEAD)"   # the code and study params as committed here
+# the code and study params as committed here (dropping the previous profile merge), keeping
+# the worktree's own dvc.lock so finished stages are not rerun
+[ ! -f "$wt/dvc.lock" ] || cp "$wt/dvc.lock" "$wt/.dvc.lock.keep"
+git -C "$wt" checkout -q -f --detach "$(git rev-parse HEAD)"
+[ ! -f "$wt/.dvc.lock.keep" ] || mv "$wt/.dvc.lock.keep" "$wt/dvc.lock"
 python - "$name" "$wt" <<'PY'
 import sys, yaml
 from pathlib import Path

@@ -66,6 +66,11 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
                                 frame_stack=latent_frame_stack, sac=sac),
         "pixel": VariantConfig(obs="pixel", extractor="nature", routing="separate", augment=False,
                                frame_stack=1, proprio=True, sac=sac),
+        # the other end-to-end agents of the study (issue: env-steps/s per pixel variant)
+        "pixel_manip_shared": VariantConfig(obs="pixel", extractor="manip", routing="shared", augment=True,
+                                            coordconv=True, frame_stack=1, sac=sac),
+        "pixel_manip_ss_critic": VariantConfig(obs="pixel", extractor="manip_ss", routing="critic", augment=True,
+                                               frame_stack=4, sac=sac),
     }
 
 
@@ -101,7 +106,8 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=10_000, help="replay capacity (transitions, all envs)")
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--latent-frame-stack", type=int, default=1)
-    parser.add_argument("--variants", nargs="+", default=["state", "latent", "pixel"], choices=["state", "latent", "pixel"])
+    parser.add_argument("--variants", nargs="+", default=["state", "latent", "pixel"],
+                        choices=["state", "latent", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: 1 on cpu -- 2 threads on 2 busy shared cores oversubscribe "
@@ -118,7 +124,8 @@ def main() -> None:
 
     sac = SACConfig(batch_size=256, net_arch=[256, 256, 256], train_freq=1, gradient_steps=1,
                     learning_starts=args.learning_starts, buffer_size=args.buffer_size)
-    steps = {"state": args.state_steps, "latent": args.latent_steps, "pixel": args.pixel_steps}
+    steps = {"state": args.state_steps, "latent": args.latent_steps}
+    steps.update({n: args.pixel_steps for n in ("pixel", "pixel_manip_shared", "pixel_manip_ss_critic")})
     models: dict[str, Any] = {}
     envs: list[Any] = []
     seconds = dict.fromkeys(args.variants, 0.0)
@@ -149,9 +156,9 @@ def main() -> None:
             env.close()
         sb3 = sb3_her_pixel_bytes(params)
 
-    print(f"\n{'variant':8s} {'timed steps':>11s} {'seconds':>8s} {'env steps/s':>12s} {'replay B/transition':>20s}")
+    print(f"\n{'variant':22s} {'timed steps':>11s} {'seconds':>8s} {'env steps/s':>12s} {'replay B/transition':>20s}")
     for n in models:
-        print(f"{n:8s} {done[n]:11d} {seconds[n]:8.1f} {fps[n]:12.1f} {nbytes[n]:20.0f}")
+        print(f"{n:22s} {done[n]:11d} {seconds[n]:8.1f} {fps[n]:12.1f} {nbytes[n]:20.0f}")
     print(f"\nSB3 HerReplayBuffer, 4-frame {args.image_size} px pixels (from shapes): {sb3:,} B/transition"
           f" (= {sb3 / (3 * args.image_size ** 2):.2f} frames)")
     if "pixel" in nbytes:

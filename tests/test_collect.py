@@ -140,3 +140,27 @@ def test_truncated_chunk_is_a_clear_error(tiny_dataset: Path, tmp_path: Path) ->
         load_dataset(copy)
     with pytest.raises(DatasetError, match="not found"):
         open_dataset(tmp_path / "missing.zarr")
+
+
+def test_dataset_labels_agree_with_its_pixels(tiny_dataset: Path) -> None:
+    """Project the stored object_pos through the dataset's camera: the pixel there is the dark block."""
+    from pipeline.envs import EnvConfig, FetchPixelEnv
+
+    data = load_dataset(tiny_dataset, ("frames", "object_pos"))
+    attrs = data.attrs
+    env = FetchPixelEnv(EnvConfig(image_size=attrs["image_size"], camera=attrs["camera"]["name"]))
+    env.reset(seed=0)
+    px = np.round(env.renderer.project(env.fetch.data, data.arrays["object_pos"])).astype(int)  # (N, 2) col,row
+    off = np.round(env.renderer.project(env.fetch.data, data.arrays["object_pos"] + [0.08, 0.0, 0.0])).astype(int)
+    env.close()
+    gray = data.arrays["frames"].astype(int).mean(axis=-1)  # (N, S, S)
+    pad = np.pad(gray, ((0, 0), (1, 1), (1, 1)), constant_values=255)
+
+    def darkest_near(p: np.ndarray) -> np.ndarray:
+        """Darkest pixel in the 3x3 window around each (col, row)."""
+        c, r = p[:, 0].clip(0, gray.shape[2] - 1) + 1, p[:, 1].clip(0, gray.shape[1] - 1) + 1
+        n = np.arange(len(gray))
+        return np.min([pad[n, r + dr, c + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)], axis=0)
+
+    assert np.mean(darkest_near(px) < 100) > 0.8  # in some frames the arm hides the block
+    assert np.mean(darkest_near(off) < 100) < 0.3

@@ -106,7 +106,7 @@ class ConvVAE(nn.Module):
 
 
 class KeypointTrunk(nn.Module):
-    """Conv stack (first conv 5x5 stride 2, then 3x3) ending in K channels -> spatial softmax -> ``(B, 2K)``.
+    """Conv-BN-ReLU stack (first conv 5x5 stride 2, then 3x3) ending in K channels -> spatial softmax -> ``(B, 2K)``.
 
     Output layout is ``[x_0..x_{K-1}, y_0..y_{K-1}]`` in [-1, 1] (see :class:`SpatialSoftmax`).
     """
@@ -115,9 +115,11 @@ class KeypointTrunk(nn.Module):
         super().__init__()
         check_image_size(image_size)
         chans = [3, *channels]
-        layers: list[nn.Module] = [nn.Conv2d(3, chans[1], 5, 2, 2), nn.ReLU()]
+        # conv-BatchNorm-ReLU: without the norm the softmax maps stay diffuse for thousands of steps
+        # (object probe 118 mm vs 43 mm after 400 steps on 200 Push episodes)
+        layers: list[nn.Module] = [nn.Conv2d(3, chans[1], 5, 2, 2), nn.BatchNorm2d(chans[1]), nn.ReLU()]
         for c_in, c_out in zip(chans[1:-1], chans[2:]):
-            layers += [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.ReLU()]
+            layers += [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
         layers.append(nn.Conv2d(chans[-1], num_keypoints, 3, 1, 1))
         self.convs = nn.Sequential(*layers)
         side = conv_out_hw(image_size, 5, 2, 2)  # the 3x3 convs keep the size

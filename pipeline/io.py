@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -38,3 +39,9 @@ def write_json(path: Path, data: Any) -> None:
     tmp = partial_path(path)
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def state_signature(state: dict[str, Any]) -> str:
+    """Short hash of a state dict's keys and tensor shapes: changes when the architecture does."""
+    items = sorted((k, tuple(getattr(v, "shape", ()))) for k, v in state.items())
+    return hashlib.sha1(repr(items).encode()).hexdigest()[:16]

@@ -141,3 +141,14 @@ def test_unknown_encoder_name(tmp_path: Path, tiny_dataset: Path, capsys) -> Non
     with pytest.raises(SystemExit):
         pretrain_main(["--encoder", "resnet", "--params", str(write_params(tmp_path, stage_params(tmp_path, tiny_dataset)))])
     assert "vae" in capsys.readouterr().err
+
+
+def test_checkpoint_of_another_architecture_is_not_resumed(tmp_path: Path, tiny_dataset: Path, capsys) -> None:
+    params = Params.model_validate(stage_params(tmp_path, tiny_dataset))
+    pretrain_encoder(params, "supervised", progress=False)
+    fp_file = params.paths.checkpoints / "pretrain" / "supervised" / "fingerprint.json"
+    fp = json.loads(fp_file.read_text())
+    fp_file.write_text(json.dumps({**fp, "architecture": "an older net"}))
+    pretrain_encoder(params, "supervised", progress=True)
+    out = capsys.readouterr().out
+    assert "starting over" in out and "resuming" not in out

@@ -14,7 +14,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
-from pipeline.io import write_json
+from pipeline.io import state_signature, write_json
 from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
@@ -169,7 +169,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
     fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs,
-          "seed": seed, "eval_every": pol.eval_every, "eval_episodes": pol.eval_episodes}
+          "seed": seed, "eval_every": pol.eval_every, "eval_episodes": pol.eval_episodes,
+          "architecture": state_signature(model.policy.state_dict())}
     state = load_checkpoint(model, ckpt, fp)
     start = model.num_timesteps
     if state and progress:

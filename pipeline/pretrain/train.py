@@ -16,7 +16,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pipeline.collect.dataset import DatasetError, open_dataset
 from pipeline.config import Params
 from pipeline.encoders import load_encoder, save_encoder
-from pipeline.io import partial_path, publish, remove, write_json
+from pipeline.io import partial_path, publish, remove, state_signature, write_json
 from pipeline.pretrain.config import ENCODER_NAMES, TRAINABLE_ENCODERS, encoder_section
 from pipeline.pretrain.data import FrameDataModule
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
@@ -93,16 +93,16 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}
     if name in TRAINABLE_ENCODERS:
-        fp = fingerprint(params, name, paths.dataset)
+        label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
+        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats)
+        fp = {**fingerprint(params, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         fp_file = ckpt_dir / "fingerprint.json"
         resume = ckpt_dir / "last.ckpt"
         if resume.exists() and (not fp_file.exists() or json.loads(fp_file.read_text()) != fp):
-            print(f"pretrain {name}: params or dataset changed since the last checkpoint; starting over")
+            print(f"pretrain {name}: params, dataset or architecture changed since the last checkpoint; starting over")
             remove(ckpt_dir)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         write_json(fp_file, fp)
-        label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
-        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats)
         trainer = _trainer(params, name, ckpt_dir, progress)
         if resume.exists() and progress:
             print(f"pretrain {name}: resuming from {resume}")

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--encoders", nargs="+", default=["supervised", "spatial_ae", "vae"])
     parser.add_argument("--steps", nargs="+", type=int, default=[250, 1000])
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="encoder blocks come from here")
     args = parser.parse_args()
     attrs = dict(open_dataset(args.dataset).attrs)
@@ -45,7 +46,7 @@ def main() -> None:
                 raw = {**base, "paths": {**base.get("paths", {}), "dataset": str(args.dataset), "encoders": f"{tmp}/enc",
                                          "checkpoints": f"{tmp}/ckpt", "logs": f"{tmp}/logs"}}
                 raw["pretrain"] = {**raw.get("pretrain", {}), "max_steps": steps, "max_epochs": 10_000, "batch_size": args.batch_size,
-                                   "checkpoint_every_steps": 10_000_000}
+                                   "checkpoint_every_steps": 10_000_000, "cpu_threads": args.threads}
                 m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
             fps = m.get("train_frames_per_s", float("nan"))
             print(f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "

@@ -8,12 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mujoco
-import numpy as np
 from tqdm import tqdm
 
 from pipeline.collect.config import CollectConfig
 from pipeline.collect.dataset import DatasetWriter
-from pipeline.collect.rollout import EPISODE_ARRAYS, init_worker, worker_episode
+from pipeline.collect.rollout import init_worker, worker_chunk
 from pipeline.envs import EnvConfig
 
 
@@ -60,19 +59,13 @@ def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool =
     writer = DatasetWriter(path, n_frames, env_cfg.image_size, chunk * fpe, attrs, compress=cfg.compressor == "zstd")
     ctx = mp.get_context("spawn")  # fresh interpreters: no GL context or BLAS state inherited
     workers = min(cfg.workers, cfg.episodes)
+    chunks = [range(c, min(c + chunk, cfg.episodes)) for c in range(0, cfg.episodes, chunk)]
     bar = tqdm(total=n_frames, unit="frame", desc="collect", disable=not progress, smoothing=0.1)
-    pending: list[dict[str, np.ndarray]] = []
-    with ctx.Pool(workers, initializer=init_worker, initargs=(env_cfg, cfg)) as pool:
-        for index, ep in pool.imap(worker_episode, range(cfg.episodes)):
-            ep["episode"] = np.full(fpe, index, np.int32)
-            ep["step"] = np.arange(fpe, dtype=np.int32)
-            pending.append(ep)
-            bar.update(fpe)
+    with ctx.Pool(workers, initializer=init_worker, initargs=(env_cfg, cfg, str(writer.tmp))) as pool:
+        for n in pool.imap_unordered(worker_chunk, chunks):
+            writer.written_elsewhere(n)
+            bar.update(n)
             bar.set_postfix(fps=f"{bar.format_dict['n'] / max(time.perf_counter() - t0, 1e-9):.0f}")
-            if len(pending) == chunk or index == cfg.episodes - 1:
-                keys = (*EPISODE_ARRAYS, "episode", "step")
-                writer.write({k: np.concatenate([e[k] for e in pending]) for k in keys})
-                pending.clear()
     bar.close()
     final = writer.close()
     wall = time.perf_counter() - t0

@@ -78,8 +78,11 @@ class DatasetWriter:
     def write(self, block: dict[str, np.ndarray]) -> None:
         """Append a block of consecutive frames (all arrays of :data:`PER_FRAME`)."""
         n = len(block["episode"])
-        for name in PER_FRAME:
-            self.group[name][self.cursor : self.cursor + n] = block[name]
+        write_region(self.group, self.cursor, block)
+        self.cursor += n
+
+    def written_elsewhere(self, n: int) -> None:
+        """Count frames that worker processes wrote straight into the temporary group."""
         self.cursor += n
 
     def close(self) -> Path:
@@ -88,6 +91,13 @@ class DatasetWriter:
             raise DatasetError(f"dataset incomplete: wrote {self.cursor} of {self.n_frames} frames")
         publish(self.tmp, self.final)
         return self.final
+
+
+def write_region(group: zarr.Group, start: int, block: dict[str, np.ndarray]) -> None:
+    """Write consecutive frames at ``start``; callers keep regions chunk-aligned across processes."""
+    n = len(block["episode"])
+    for name in PER_FRAME:
+        group[name][start : start + n] = block[name]
 
 
 def open_dataset(path: Path | str) -> zarr.Group:

@@ -89,15 +89,31 @@ def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str,
 # --- worker-process plumbing (one env per process, built once) -------------------------------
 _ENV: FetchPixelEnv | None = None
 _CFG: CollectConfig | None = None
+_GROUP = None  # the temporary zarr group, opened per worker
 
 
-def init_worker(env_cfg: EnvConfig, collect_cfg: CollectConfig) -> None:
-    """Pool initializer: build this process's env and renderer."""
-    global _ENV, _CFG
+def init_worker(env_cfg: EnvConfig, collect_cfg: CollectConfig, store: str) -> None:
+    """Pool initializer: build this process's env and renderer, open the temporary dataset."""
+    global _ENV, _CFG, _GROUP
+    import zarr  # noqa: PLC0415  (workers only)
+
     _ENV, _CFG = FetchPixelEnv(env_cfg), collect_cfg
+    _GROUP = zarr.open_group(store, mode="r+")
 
 
-def worker_episode(index: int) -> tuple[int, dict[str, np.ndarray]]:
-    """Pool task: roll out one episode in this worker's env."""
-    assert _ENV is not None and _CFG is not None, "init_worker was not called"
-    return index, run_episode(_ENV, _CFG, index)
+def worker_chunk(episodes: range) -> int:
+    """Pool task: roll out one chunk's episodes and write them (compressed) at their own offset.
+
+    Chunks never share a zarr chunk, so workers write in parallel without locks; the data depend
+    only on the episode indices, not on which worker ran them. Returns the frames written.
+    """
+    assert _ENV is not None and _CFG is not None and _GROUP is not None, "init_worker was not called"
+    from pipeline.collect.dataset import write_region
+
+    fpe = _ENV.cfg.max_episode_steps + 1
+    eps = [run_episode(_ENV, _CFG, i) for i in episodes]
+    block = {k: np.concatenate([e[k] for e in eps]) for k in EPISODE_ARRAYS}
+    block["episode"] = np.repeat(np.asarray(episodes, np.int32), fpe)
+    block["step"] = np.tile(np.arange(fpe, dtype=np.int32), len(eps))
+    write_region(_GROUP, episodes.start * fpe, block)
+    return len(block["episode"])

@@ -166,3 +166,23 @@ def test_bad_variant_params(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         policy_main(["--variant", "state", "--seed", "0", "--params", str(write_params(tmp_path, p))])
     assert "policy.variants.broken" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", ["latent_rig", "pix_manip_ss"])
+def test_finished_run_continues_from_its_checkpoint(tmp_path: Path, variant: str, capsys) -> None:
+    """Raising total_steps continues the run: weights, optimisers and the replay buffer come back."""
+    p = policy_params(tmp_path, total_steps=200, eval_episodes=1)
+    params = Params.model_validate(p)
+    make_encoder(params)
+    train_policy(params, variant, seed=0, progress=False)
+    ckpt = params.paths.checkpoints / "policy" / variant / "0"
+    with np.load(ckpt / "replay.npz") as saved:
+        stored = {k: saved[k] for k in saved.files}
+    p["policy"]["total_steps"] = 300
+    metrics = train_policy(Params.model_validate(p), variant, seed=0, progress=True)
+    assert "resuming" in capsys.readouterr().out and metrics["total_steps"] == 300
+    with np.load(ckpt / "replay.npz") as saved:
+        for key, before in stored.items():
+            if before.ndim and len(before) == 100:  # 200 steps / 2 envs: the first 100 rows survive
+                np.testing.assert_array_equal(saved[key][:100], before, err_msg=key)
+    assert [int(r["step"]) for r in read_eval(params.paths.runs / variant / "0")] == [0, 100, 200, 300]

@@ -24,6 +24,7 @@ def test_projected_object_pos_lands_on_the_object(camera: str) -> None:
     errors = []
     for seed in range(8):
         obs, _ = env.reset(seed=seed)
+        env.action_space.seed(seed)
         for _ in range(5):
             obs, *_ = env.step(env.action_space.sample())
         centroid, count = object_centroid(env)
@@ -34,12 +35,14 @@ def test_projected_object_pos_lands_on_the_object(camera: str) -> None:
         errors.append(np.linalg.norm(proj - centroid))
         # and the pixels there are the block's dark grey, not the white table
         col, row = np.round(proj).astype(int)
-        assert obs["pixels"][row, col].mean() < 120
+        window = obs["pixels"][row - 1 : row + 2, col - 1 : col + 2].mean(axis=-1)  # 3x3 around it
+        assert window.min() < 100
         # a label 5 cm off would be detected
         off = env.renderer.project(env.fetch.data, obs["achieved_goal"] + [0.05, 0.05, 0])[0]
         assert np.linalg.norm(off - centroid) > 3
     env.close()
-    assert len(errors) >= 5 and max(errors) < 2.0, errors
+    # visible-pixel centroids of a partly hidden block drift a little: a couple of pixels at most
+    assert len(errors) >= 5 and np.median(errors) < 1.0 and max(errors) < 3.0, errors
 
 
 def test_workspace_camera_shows_the_block_large() -> None:

@@ -59,7 +59,9 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> "Params":
     """Load and validate the whole params file."""
-    from pipeline.config import Params  # local import: config composes every stage's section
+    from pipeline.config import (
+        Params,  # local import: config composes every stage's section
+    )
 
     raw = read_yaml(path)
     try:

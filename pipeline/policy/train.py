@@ -15,10 +15,18 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.io import state_signature, write_json
-from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
+from pipeline.policy.checkpoint import (
+    load_checkpoint,
+    replay_bytes_per_transition,
+    save_checkpoint,
+)
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
-from pipeline.policy.vecenv import GoalObsVecEnv, calibrate_latent_threshold, make_fetch_vec_env
+from pipeline.policy.vecenv import (
+    GoalObsVecEnv,
+    calibrate_latent_threshold,
+    make_fetch_vec_env,
+)
 
 EVAL_COLUMNS = ("step", "success", "final_object_distance")
 

@@ -109,22 +109,20 @@ class GoalObsVecEnv(VecEnvWrapper):
         raw, rewards, dones, infos = self.venv.step_wait()
         done_idx = np.flatnonzero(dones)
         terminal = [infos[i]["terminal_observation"] for i in done_idx]
-        z = None
+        z = z_term = None
         if self.latent:
             frames = np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])]) if terminal else raw["pixels"]
             zz = self._encode(frames)  # one batched call for current + terminal frames
             z, z_term = zz[: self.num_envs], zz[self.num_envs :]
-            # terminal observations: previous stack shifted by the terminal latent, old goal
-            for j, i in enumerate(done_idx):
-                t_stack = np.concatenate([self._stack[i, 1:], z_term[j][None]])[None]
-                t_raw = {k: v[None] for k, v in terminal[j].items()}
-                infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(t_stack, z_term[j][None], t_raw, self._goal[i][None]).items()}
+        # terminal observations: the stack shifted by the terminal latent (latent variants), the old goal
+        for j, i in enumerate(done_idx):
+            t_raw = {k: v[None] for k, v in terminal[j].items()}
+            t_z = None if z_term is None else z_term[j][None]
+            t_stack = self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], t_z])[None]
+            infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(t_stack, t_z, t_raw, self._goal[i][None]).items()}
+        if self.latent:
             self._stack = np.concatenate([self._stack[:, 1:], z[:, None]], axis=1)  # (n, k, L) shift in newest
             self._stack[done_idx] = z[done_idx, None]  # new episodes start with a repeated first latent
-        else:
-            for j, i in enumerate(done_idx):
-                t_raw = {k: v[None] for k, v in terminal[j].items()}
-                infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(self._stack[i][None], None, t_raw, self._goal[i][None]).items()}
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, z, raw, self._goal)
         if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one

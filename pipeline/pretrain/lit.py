@@ -15,8 +15,19 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.config import SpatialAEConfig, SupervisedConfig, VAEConfig, encoder_section
-from pipeline.pretrain.models import ConvVAE, KeypointRegressor, SpatialAutoencoder, to_gray, weighted_recon_loss
+from pipeline.pretrain.config import (
+    SpatialAEConfig,
+    SupervisedConfig,
+    VAEConfig,
+    encoder_section,
+)
+from pipeline.pretrain.models import (
+    ConvVAE,
+    KeypointRegressor,
+    SpatialAutoencoder,
+    to_gray,
+    weighted_recon_loss,
+)
 
 
 def median_to_tensor(median_frame: np.ndarray | torch.Tensor | None, image_size: int) -> torch.Tensor | None:

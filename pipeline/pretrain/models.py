@@ -13,8 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.nets import SpatialSoftmax, check_image_size, conv_out_hw, frames_to_tensor
-from pipeline.pretrain.config import SpatialAEConfig, SupervisedConfig, VAEConfig, encoder_section
+from pipeline.nets import (
+    SpatialSoftmax,
+    check_image_size,
+    conv_out_hw,
+    frames_to_tensor,
+)
+from pipeline.pretrain.config import (
+    SpatialAEConfig,
+    SupervisedConfig,
+    VAEConfig,
+    encoder_section,
+)
 from pipeline.pretrain.resnet import FrozenResNet18, read_safetensors  # noqa: F401  (re-exported)
 
 FG_THRESHOLD = 0.1  # |frame - median| above this (in [0, 1] units, max over channels) counts as foreground

@@ -17,6 +17,7 @@ from pipeline.collect.dataset import DatasetError, open_dataset
 from pipeline.config import Params
 from pipeline.encoders import load_encoder, save_encoder
 from pipeline.io import partial_path, publish, remove, state_signature, write_json
+from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.config import ENCODER_NAMES, TRAINABLE_ENCODERS, encoder_section
 from pipeline.pretrain.data import FrameDataModule
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
@@ -49,8 +50,8 @@ def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, b
     out = []
     with torch.no_grad():
         for i in range(0, len(frames), batch):
-            x = torch.from_numpy(frames[i : i + batch]).to(device)
-            out.append(net.encode(x.permute(0, 3, 1, 2).float().div(255.0)).cpu().numpy())  # (B, H, W, 3) -> (B, 3, H, W)
+            x = frames_to_tensor(torch.from_numpy(frames[i : i + batch]).to(device))  # uint8 (B, H, W, 3) -> (B, 3, H, W)
+            out.append(net.encode(x).cpu().numpy())
     return np.concatenate(out)
 
 

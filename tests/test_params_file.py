@@ -1,0 +1,27 @@
+"""The committed ``params.yaml`` is the real study: valid, and not a profile's overrides left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.params import load_params, read_yaml
+from pipeline.profile import merged
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml"))
+
+
+def test_study_params_validate() -> None:
+    params = load_params(ROOT / "params.yaml")
+    assert set(params.policy.run) <= set(params.policy.variants)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_params_yaml_is_not_a_profile_applied(profile: str) -> None:
+    """A workspace ``dvc exp run`` stages its overrides into params.yaml; committing them would
+    silently shrink the study. Applying any profile must still change the committed file."""
+    assert merged(profile, ROOT) != read_yaml(ROOT / "params.yaml"), (
+        f"params.yaml already equals params.yaml + profiles/{profile}.yaml: restore the study params"
+    )

@@ -104,3 +104,29 @@ def test_render_with_object_at_restores_state() -> None:
     assert not np.array_equal(goal_frame, before)
     np.testing.assert_array_equal(env.renderer.render(env.fetch.data), before)
     env.close()
+
+
+@pytest.mark.parametrize("camera", ["workspace", "seed"])
+def test_disabled_shadow_and_reflection_passes_change_no_pixel(camera: str) -> None:
+    """The renderer skips two passes for speed; that must not change what the encoders see."""
+    import mujoco
+
+    from pipeline.envs.render import RENDER_PASSES_OFF
+
+    env = FetchPixelEnv(EnvConfig(camera=camera, image_size=84))
+    env.reset(seed=3)
+    env.action_space.seed(3)
+    flags = env.renderer._renderer.scene.flags
+    for _ in range(3):
+        for _ in range(6):
+            env.step(env.action_space.sample())
+        fast = env.renderer.render(env.fetch.data)
+        assert all(flags[f] == 0 for f in RENDER_PASSES_OFF)  # still off after update_scene
+        for f in RENDER_PASSES_OFF:
+            flags[f] = 1
+        full = env.renderer.render(env.fetch.data)
+        for f in RENDER_PASSES_OFF:
+            flags[f] = 0
+        assert np.array_equal(fast, full)
+    assert mujoco.mjtRndFlag.mjRND_SHADOW in RENDER_PASSES_OFF
+    env.close()

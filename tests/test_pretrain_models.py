@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from torch.utils.data import DataLoader, Dataset
 
 from pipeline.pretrain.config import FrozenConfig, PretrainConfig, SpatialAEConfig, SupervisedConfig, VAEConfig
-from pipeline.pretrain.lit import LIT_MODULES, build_lit_module, compute_label_stats
+from pipeline.pretrain.lit import LIT_MODULES, LR_SCHEDULES, build_lit_module, compute_label_stats, one_cycle
 from pipeline.pretrain.models import ENCODERS, build_encoder, weighted_recon_loss
 
 torch.set_num_threads(1)
@@ -98,22 +98,34 @@ class RandomFrames(Dataset):
 
 
 @pytest.mark.parametrize("name", list(LIT_MODULES))
-def test_lightning_steps(name: str) -> None:
+@pytest.mark.parametrize("schedule", LR_SCHEDULES)
+def test_lightning_steps(name: str, schedule: str) -> None:
     ds = RandomFrames()
     median = np.median(ds.frames, axis=0).astype(np.uint8)
-    module = build_lit_module(name, SMALL[name], SIZE, median, compute_label_stats(ds.obj, ds.grip))
+    module = build_lit_module(name, SMALL[name], SIZE, median, compute_label_stats(ds.obj, ds.grip), schedule)
     trainer = pl.Trainer(
         max_steps=3, logger=False, enable_checkpointing=False, accelerator="cpu",
         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,
     )
     trainer.fit(module, DataLoader(ds, batch_size=4, shuffle=True), DataLoader(ds, batch_size=4))
     assert trainer.global_step == 3
+    lr_now = trainer.optimizers[0].param_groups[0]["lr"]  # after three scheduler steps
+    assert lr_now == pytest.approx(module.lr * (one_cycle(3, 3) if schedule == "onecycle" else 1.0))
     for key in ("val_loss", "train/loss"):
         assert math.isfinite(float(trainer.callback_metrics[key])), key
     if name == "spatial_ae":
         assert "val/slowness" in trainer.callback_metrics
     if name == "supervised":
         assert torch.allclose(module.net.label_std, torch.from_numpy(compute_label_stats(ds.obj, ds.grip)["std"]).clamp(min=0.01))
+
+
+def test_one_cycle_factor() -> None:
+    f = [one_cycle(s, 100) for s in range(101)]
+    assert f[0] == pytest.approx(0.04) and max(f) == pytest.approx(1.0) and f.index(max(f)) == 30
+    assert all(a <= b for a, b in zip(f[:30], f[1:31])) and all(a >= b for a, b in zip(f[30:], f[31:]))
+    assert f[100] == pytest.approx(1e-3) and f[200 // 2] == one_cycle(500, 100)  # stays at the end value past the total
+    with pytest.raises(ValueError, match="lr schedule"):
+        build_lit_module("vae", SMALL["vae"], SIZE, schedule="cosine")
 
 
 def test_frozen_is_not_a_lit_module() -> None:

@@ -63,7 +63,7 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
 
 
 def test_supervised_beats_mean_predictor_with_more_training(tmp_path: Path, tiny_dataset: Path) -> None:
-    params = Params.model_validate(stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100))
+    params = Params.model_validate(stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100, lr_schedule="constant"))
     m = pretrain_encoder(params, "supervised", progress=False)
     assert m["probe_gripper_mm"] < 0.8 * m["mean_gripper_mm"]
 

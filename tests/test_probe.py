@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.pretrain.probe import fit_probe, probe_report
+from pipeline.pretrain.probe import fit_probe, probe_report, select_alpha
 
 
 def positions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -45,3 +45,30 @@ def test_rmse_definition_and_errors() -> None:
         fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 3)), y_test)
     with pytest.raises(ValueError, match="alpha"):
         fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 2)), y_test, alpha=-1)
+
+
+def test_cross_validated_alpha_follows_the_latents() -> None:
+    """Exact latents want almost no penalty; many noise dims on few samples want a large one."""
+    rng = np.random.default_rng(2)
+    obj, grip = positions(400, rng)
+    episodes = np.repeat(np.arange(40), 10)
+    exact = np.concatenate([obj, grip], axis=1) @ rng.normal(size=(6, 12))  # (N, 6) @ (6, 12) -> (N, 12)
+    assert select_alpha(exact, obj, episodes) <= 1e-2
+    noise = rng.normal(size=(400, 200))
+    assert select_alpha(noise, obj, episodes) >= 1e3
+
+
+def test_auto_alpha_beats_a_tiny_fixed_one_when_latents_overfit() -> None:
+    """Many noisy dims on few training episodes: a tiny fixed penalty overfits, the cross-validated one does not."""
+    rng = np.random.default_rng(3)
+    obj, grip = positions(700, rng)
+    signal = obj[:, :2] + rng.normal(scale=0.03, size=(700, 2))  # informative but noisy
+    lat = np.concatenate([signal, rng.normal(size=(700, 150))], axis=1)  # (N, 152)
+    groups = np.repeat(np.arange(40), 5)
+    args = (lat[:200], obj[:200], grip[:200], lat[200:], obj[200:], grip[200:])
+    tiny = probe_report(*args, alpha=1e-3)["probe_object_mm"]
+    auto = probe_report(*args, alpha=None, train_groups=groups)
+    assert auto["probe_object_mm"] < 0.9 * tiny and auto["probe_object_alpha"] >= 1.0
+    assert auto["probe_object_mm"] < auto["mean_object_mm"]
+    with pytest.raises(ValueError, match="train_groups"):
+        probe_report(*args, alpha=None)

@@ -11,6 +11,7 @@ import numpy as np
 from pipeline.envs.config import CAMERA_PRESETS, MODEL_CAMERAS, EnvConfig
 
 GOAL_SITE = "target0"
+RENDER_PASSES_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION)
 _LIVE: "weakref.WeakSet[PixelRenderer]" = weakref.WeakSet()
 
 
@@ -35,6 +36,10 @@ class PixelRenderer:
         # MSAA x4 (MuJoCo's default) costs ~50 % more per frame on a CPU (Mesa llvmpipe).
         model.vis.quality.offsamples = 4 if cfg.antialias else 0
         self._renderer = mujoco.Renderer(model, self.size, self.size)
+        # Shadow and reflection passes change no pixel of the Fetch scenes from our cameras (tested) but
+        # cost extra render passes per frame on a CPU, so they are off.
+        for flag in RENDER_PASSES_OFF:
+            self._renderer.scene.flags[flag] = 0
         self.camera: mujoco.MjvCamera | str
         if cfg.camera in MODEL_CAMERAS:
             if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, cfg.camera) < 0:

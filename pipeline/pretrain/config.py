@@ -46,6 +46,9 @@ class SpatialAEConfig(StrictModel):
     recon_size: int = Field(32, ge=8, le=128, description="Side of the downsampled grayscale reconstruction target.")
     channels: Channels = Field((64, 32), description="Conv widths before the K-channel keypoint conv (first conv stride 2; 1-3 layers).")
     slowness_weight: float = Field(1.0, ge=0.0, le=1000.0, description="Weight of ||kp(t+1) - kp(t)||^2 between consecutive frames.")
+    softmax_temperature: float = Field(
+        0.1, gt=0.0, le=10.0, description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps."
+    )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     fg_weight: float = Field(10.0, ge=0.0, le=1000.0, description="Extra loss weight on pixels differing from the median frame; 0 disables.")
 
@@ -61,6 +64,9 @@ class SupervisedConfig(StrictModel):
     num_keypoints: int = Field(16, ge=1, le=256, description="K; the latent is 2K keypoint coords + the 6 standardised predictions.")
     channels: Channels = Field((64, 32), description="Conv widths before the K-channel keypoint conv (first conv stride 2; 1-3 layers).")
     head_hidden: int = Field(128, ge=1, le=4096, description="Hidden width of the MLP head from keypoints to the 6 targets.")
+    softmax_temperature: float = Field(
+        0.1, gt=0.0, le=10.0, description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps."
+    )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
 
     @field_validator("channels")
@@ -105,11 +111,23 @@ class PretrainConfig(StrictModel):
     devices: int | Literal["auto"] = Field(1, description="Lightning devices per node (GPUs; >1 trains with DDP).")
     num_nodes: int = Field(1, ge=1, le=1024, description="Lightning nodes (multi-node DDP, e.g. under SLURM/torchrun).")
     strategy: str = Field("auto", description="Lightning strategy, e.g. 'auto', 'ddp', 'ddp_spawn'.")
+    lr_schedule: Literal["constant", "onecycle"] = Field(
+        "onecycle", description="'onecycle': warm up to each block's lr over 30 % of the steps, then anneal; 'constant': the block's lr throughout."
+    )
     cpu_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads (0: torch's default, all cores).")
     checkpoint_every_steps: int = Field(200, ge=1, description="Optimiser steps between resumable checkpoints (last.ckpt).")
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
     seed: int = Field(0, ge=0, description="Seed for the episode split, init and data order.")
-    probe_ridge: float = Field(1.0, ge=0.0, description="Ridge alpha of the linear position probe (on standardised latents).")
+    probe_ridge: float | Literal["auto"] = Field(
+        "auto", description="Ridge alpha of the linear position probe (standardised latents); 'auto' cross-validates it over training episodes."
+    )
+
+    @field_validator("probe_ridge")
+    @classmethod
+    def _ridge(cls, v: float | str) -> float | str:
+        if v != "auto" and v < 0:
+            raise ValueError(f"must be >= 0 or 'auto' (got {v})")
+        return v
     vae: VAEConfig = Field(default_factory=VAEConfig, description="beta-VAE block.")
     spatial_ae: SpatialAEConfig = Field(default_factory=SpatialAEConfig, description="Spatial autoencoder block.")
     supervised: SupervisedConfig = Field(default_factory=SupervisedConfig, description="Supervised keypoint regressor block.")

@@ -7,6 +7,7 @@ bool ``(B,)`` (False for an episode's last frame). The trained encoder is ``self
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -46,6 +47,18 @@ def compute_label_stats(object_pos: np.ndarray, gripper_pos: np.ndarray) -> dict
     return {"mean": y.mean(axis=0).astype(np.float32), "std": y.std(axis=0).astype(np.float32)}
 
 
+LR_SCHEDULES = ("constant", "onecycle")
+
+
+def one_cycle(step: int, total: int, warmup: float = 0.3, start: float = 0.04, end: float = 1e-3) -> float:
+    """Learning-rate factor at ``step`` of ``total``: linear ``start -> 1`` over ``warmup * total``, cosine ``1 -> end``."""
+    peak = max(int(warmup * total), 1)
+    if step < peak:
+        return start + (1.0 - start) * step / peak
+    frac = min((step - peak) / max(total - peak, 1), 1.0)
+    return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
 def _targets(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([batch["object_pos"], batch["gripper_pos"]], dim=-1).float()  # (B, 3) + (B, 3) -> (B, 6)
 
@@ -53,9 +66,11 @@ def _targets(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
 class EncoderLit(pl.LightningModule):
     """Shared train/val plumbing: subclasses implement :meth:`losses` returning a dict with ``loss``."""
 
-    def __init__(self, lr: float) -> None:
+    def __init__(self, lr: float, schedule: str = "constant") -> None:
         super().__init__()
-        self.lr = lr
+        if schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr schedule {schedule!r}; choose from {list(LR_SCHEDULES)}")
+        self.lr, self.schedule = lr, schedule
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -75,15 +90,23 @@ class EncoderLit(pl.LightningModule):
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "val")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.net.parameters(), lr=self.lr)
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        if self.schedule == "constant":
+            return opt
+        # one-cycle: warm up to ``lr`` over the first 30 % of the run's steps, then cosine-anneal towards zero.
+        # The total is read when fitting starts, so a resumed run with a larger budget stretches the schedule.
+        total = max(int(self.trainer.estimated_stepping_batches), 2)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: one_cycle(step, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
 class VAELit(EncoderLit):
     """beta-VAE: ``loss = recon + beta * KL``, recon = foreground-weighted SSE per image (mean over batch)."""
 
-    def __init__(self, cfg: VAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None) -> None:
-        super().__init__(cfg.lr)
+    def __init__(self, cfg: VAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
+                 schedule: str = "constant") -> None:
+        super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = ConvVAE(cfg, image_size)
         self.register_buffer("median", median_to_tensor(median_frame, image_size), persistent=False)
@@ -100,8 +123,9 @@ class VAELit(EncoderLit):
 class SpatialAELit(EncoderLit):
     """Spatial autoencoder: weighted grayscale SSE + ``slowness_weight * ||kp(t+1) - kp(t)||^2``."""
 
-    def __init__(self, cfg: SpatialAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None) -> None:
-        super().__init__(cfg.lr)
+    def __init__(self, cfg: SpatialAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
+                 schedule: str = "constant") -> None:
+        super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = SpatialAutoencoder(cfg, image_size)
         median = median_to_tensor(median_frame, image_size)
@@ -129,8 +153,9 @@ class SpatialAELit(EncoderLit):
 class SupervisedLit(EncoderLit):
     """Keypoint regressor: MSE on standardised targets; also logs Euclidean RMSE in mm per body."""
 
-    def __init__(self, cfg: SupervisedConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None) -> None:
-        super().__init__(cfg.lr)
+    def __init__(self, cfg: SupervisedConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
+                 schedule: str = "constant") -> None:
+        super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = KeypointRegressor(cfg, image_size)
         if label_stats is not None:
@@ -154,14 +179,16 @@ def build_lit_module(
     image_size: int,
     median_frame: np.ndarray | None = None,
     label_stats: Mapping[str, Any] | None = None,
+    schedule: str = "constant",
 ) -> EncoderLit:
     """Build the LightningModule of trainable encoder ``name``.
 
     :param cfg: its config block (model or dict) or a whole ``PretrainConfig``
     :param median_frame: per-pixel median frame uint8 ``(H, W, 3)`` for foreground weighting (None disables)
     :param label_stats: ``{"mean": (6,), "std": (6,)}`` of [object_pos, gripper_pos] (supervised only)
+    :param schedule: learning-rate schedule, one of :data:`LR_SCHEDULES`
     """
     if name not in LIT_MODULES:
         hint = " (frozen is not trainable; use models.build_encoder)" if name == "frozen" else ""
         raise ValueError(f"no trainable encoder {name!r}{hint}; choose from {list(LIT_MODULES)}")
-    return LIT_MODULES[name](encoder_section(name, cfg), image_size, median_frame, label_stats)
+    return LIT_MODULES[name](encoder_section(name, cfg), image_size, median_frame, label_stats, schedule)

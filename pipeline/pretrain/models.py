@@ -121,7 +121,7 @@ class KeypointTrunk(nn.Module):
     Output layout is ``[x_0..x_{K-1}, y_0..y_{K-1}]`` in [-1, 1] (see :class:`SpatialSoftmax`).
     """
 
-    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int) -> None:
+    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int, temperature: float = 0.1) -> None:
         super().__init__()
         check_image_size(image_size)
         chans = [3, *channels]
@@ -133,7 +133,9 @@ class KeypointTrunk(nn.Module):
         layers.append(nn.Conv2d(chans[-1], num_keypoints, 3, 1, 1))
         self.convs = nn.Sequential(*layers)
         side = conv_out_hw(image_size, 5, 2, 2)  # the 3x3 convs keep the size
-        self.softmax = SpatialSoftmax(side, side)
+        # a low initial temperature makes each map a sharp peak from the start: on 200 Push episodes the
+        # object error after 100 steps is 32 mm at 0.1 against 137 mm at 1.0 (benchmarks/pretrain_probe.py)
+        self.softmax = SpatialSoftmax(side, side, temperature=temperature)
         self.num_keypoints = num_keypoints
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,7 +156,7 @@ class SpatialAutoencoder(nn.Module):
 
     def __init__(self, cfg: SpatialAEConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size)
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
         self.recon_size = cfg.recon_size
         self.latent_dim = 2 * cfg.num_keypoints
         self.decoder = nn.Linear(self.latent_dim, cfg.recon_size**2)
@@ -190,7 +192,7 @@ class KeypointRegressor(nn.Module):
 
     def __init__(self, cfg: SupervisedConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size)
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
         k2 = 2 * cfg.num_keypoints
         self.head = nn.Sequential(nn.Linear(k2, cfg.head_hidden), nn.ReLU(), nn.Linear(cfg.head_hidden, NUM_TARGETS))
         self.latent_dim = k2 + NUM_TARGETS

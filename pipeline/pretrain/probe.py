@@ -3,6 +3,11 @@
 Error metric: ``rmse_mm = 1000 * sqrt(mean_i ||y_hat_i - y_i||_2^2)`` over held-out samples, i.e. the
 root-mean-square *Euclidean* 3-D error in millimetres (targets are metres). ``r2`` pools the three axes:
 ``1 - sum_i ||y_hat_i - y_i||^2 / sum_i ||y_i - mean_test(y)||^2`` (sklearn's ``variance_weighted``).
+
+The ridge penalty is either fixed or chosen by cross-validation *within the training episodes*
+(:func:`select_alpha`, folds split by episode): a fixed small penalty lets a few latent dimensions that
+barely move in training but jump on held-out frames (e.g. a keypoint that sticks to one place) dominate
+the held-out error, and the held-out episodes must not choose it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,40 @@ def fit_probe(
     return {"rmse_mm": rmse_mm, "r2": r2, "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
 
 
+ALPHA_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-3, 5))  # 1e-3 .. 1e4
+
+
+def select_alpha(
+    latents: np.ndarray,
+    targets: np.ndarray,
+    groups: np.ndarray,
+    alphas: tuple[float, ...] = ALPHA_GRID,
+    folds: int = 5,
+) -> float:
+    """Ridge penalty with the lowest cross-validated squared error, folds split by ``groups`` (episodes).
+
+    :param latents: ``(N, D)`` training latents
+    :param targets: ``(N, T)`` training targets (metres)
+    :param groups: ``(N,)`` episode id of each sample; a group never spans train and validation folds
+    :param alphas: candidate penalties
+    :param folds: number of folds (fewer when there are fewer groups)
+    :return: the best alpha (ties -> the larger one)
+    """
+    ids = np.unique(groups)
+    k = min(folds, len(ids))
+    if k < 2:
+        raise ValueError(f"cross-validating the probe needs >= 2 training episodes (got {len(ids)})")
+    fold_of = {g: i % k for i, g in enumerate(np.random.default_rng(0).permutation(ids))}
+    fold = np.array([fold_of[g] for g in groups])
+    sse = np.zeros(len(alphas))
+    for f in range(k):
+        tr, va = fold != f, fold == f
+        for j, alpha in enumerate(alphas):
+            sse[j] += fit_probe(latents[tr], targets[tr], latents[va], targets[va], alpha)["rmse_mm"] ** 2 * va.sum()
+    best = sse.min()
+    return float(max(a for a, e in zip(alphas, sse) if e <= best * (1 + 1e-9)))
+
+
 def probe_report(
     train_latents: np.ndarray,
     train_object: np.ndarray,
@@ -72,16 +111,26 @@ def probe_report(
     test_latents: np.ndarray,
     test_object: np.ndarray,
     test_gripper: np.ndarray,
-    alpha: float = 1.0,
+    alpha: float | None = 1.0,
+    train_groups: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Probe object and gripper positions (``(N, 3)`` metres each) from the same latents.
 
+    :param alpha: ridge penalty; None chooses it per body with :func:`select_alpha` over ``train_groups``
+    :param train_groups: ``(N,)`` episode ids of the training samples (needed when ``alpha`` is None)
     :return: ``probe_object_mm``, ``probe_gripper_mm``, ``probe_object_r2``, ``probe_gripper_r2`` and the
-        mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``
+        mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
+        and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha``
     """
+    if alpha is None and train_groups is None:
+        raise ValueError("alpha=None (cross-validated) needs train_groups (episode id per training sample)")
     report: dict[str, float] = {}
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
-        r = fit_probe(train_latents, y_train, test_latents, y_test, alpha)
+        a = alpha if alpha is not None else select_alpha(
+            _as_2d(train_latents, "train_latents"), _as_2d(y_train, "train_targets"), np.asarray(train_groups)
+        )
+        r = fit_probe(train_latents, y_train, test_latents, y_test, a)
+        report[f"probe_{body}_alpha"] = a
         report[f"probe_{body}_mm"] = r["rmse_mm"]
         report[f"probe_{body}_r2"] = r["r2"]
         report[f"mean_{body}_mm"] = r["mean_rmse_mm"]

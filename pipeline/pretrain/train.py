@@ -37,7 +37,7 @@ def fingerprint(params: Params, name: str, dataset: Path) -> dict[str, Any]:
     pre = params.pretrain
     attrs = dict(open_dataset(dataset).attrs)
     return {"encoder": name, "block": encoder_section(name, pre).model_dump(mode="json"), "batch_size": pre.batch_size,
-            "val_fraction": pre.val_fraction, "seed": pre.seed, "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")}}
+            "lr_schedule": pre.lr_schedule, "val_fraction": pre.val_fraction, "seed": pre.seed, "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")}}
 
 
 def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
@@ -55,12 +55,16 @@ def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, b
     return np.concatenate(out)
 
 
-def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float, device: torch.device) -> dict[str, float]:
-    """Ridge probe from latents to object/gripper positions: fit on training episodes, score held-out ones."""
+def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device) -> dict[str, float]:
+    """Ridge probe from latents to object/gripper positions: fit on training episodes, score held-out ones.
+
+    :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
+    """
     a = dm.data.arrays
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
     z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
-    return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te], alpha)
+    return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
+                        None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr])
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
@@ -95,7 +99,8 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     stats: dict[str, Any] = {}
     if name in TRAINABLE_ENCODERS:
         label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
-        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats)
+        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats,
+                               pre.lr_schedule)
         fp = {**fingerprint(params, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         fp_file = ckpt_dir / "fingerprint.json"
         resume = ckpt_dir / "last.ckpt"

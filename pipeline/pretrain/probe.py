@@ -5,9 +5,9 @@ root-mean-square *Euclidean* 3-D error in millimetres (targets are metres). ``r2
 ``1 - sum_i ||y_hat_i - y_i||^2 / sum_i ||y_i - mean_test(y)||^2`` (sklearn's ``variance_weighted``).
 
 The ridge penalty is either fixed or chosen by cross-validation *within the training episodes*
-(:func:`select_alpha`, folds split by episode): a fixed small penalty lets a few latent dimensions that
-barely move in training but jump on held-out frames (e.g. a keypoint that sticks to one place) dominate
-the held-out error, and the held-out episodes must not choose it.
+(:func:`select_alpha`, folds split by episode): one fixed penalty overfits wide or noisy latents (a
+512-D frozen ResNet, many idle keypoints) and over-shrinks narrow exact ones, and the held-out episodes
+must not choose it.
 """
 
 from __future__ import annotations

@@ -33,6 +33,20 @@ def _errors(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return rmse_mm, r2
 
 
+def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
+    """Ridge predictions ``(M, T)`` for ``xt``, one per alpha, sharing one standardisation and Gram matrix.
+
+    Latents are standardised with the mean/std of ``x`` (constant dims -> 0); targets are centred on their mean.
+    """
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd = np.where(sd > 1e-12, sd, np.inf)  # constant latent dims -> standardised to 0
+    z, zt = (x - mu) / sd, (xt - mu) / sd
+    y_mean = y.mean(axis=0)
+    gram, rhs = z.T @ z, z.T @ (y - y_mean)  # (D, N) @ (N, D) -> (D, D); (D, N) @ (N, T) -> (D, T)
+    eye = np.eye(z.shape[1])
+    return [zt @ np.linalg.lstsq(gram + a * eye, rhs, rcond=None)[0] + y_mean for a in alphas]  # (M, D) @ (D, T) -> (M, T)
+
+
 def fit_probe(
     train_latents: np.ndarray,
     train_targets: np.ndarray,
@@ -58,14 +72,8 @@ def fit_probe(
     xt, yt = _as_2d(test_latents, "test_latents"), _as_2d(test_targets, "test_targets")
     if len(x) != len(y) or len(xt) != len(yt) or x.shape[1] != xt.shape[1] or y.shape[1] != yt.shape[1]:
         raise ValueError(f"shape mismatch: train {x.shape}/{y.shape}, test {xt.shape}/{yt.shape}")
-    mu, sd = x.mean(axis=0), x.std(axis=0)
-    sd = np.where(sd > 1e-12, sd, np.inf)  # constant latent dims -> standardised to 0
-    z, zt = (x - mu) / sd, (xt - mu) / sd
     y_mean = y.mean(axis=0)
-    gram = z.T @ z + alpha * np.eye(z.shape[1])  # (D, N) @ (N, D) -> (D, D)
-    w = np.linalg.lstsq(gram, z.T @ (y - y_mean), rcond=None)[0]  # (D, T)
-    pred = zt @ w + y_mean  # (M, D) @ (D, T) -> (M, T)
-    rmse_mm, r2 = _errors(pred, yt)
+    rmse_mm, r2 = _errors(_ridge_predictions(x, y, xt, (alpha,))[0], yt)
     mean_rmse_mm, mean_r2 = _errors(np.broadcast_to(y_mean, yt.shape), yt)
     return {"rmse_mm": rmse_mm, "r2": r2, "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
 
@@ -98,8 +106,8 @@ def select_alpha(
     sse = np.zeros(len(alphas))
     for f in range(k):
         tr, va = fold != f, fold == f
-        for j, alpha in enumerate(alphas):
-            sse[j] += fit_probe(latents[tr], targets[tr], latents[va], targets[va], alpha)["rmse_mm"] ** 2 * va.sum()
+        preds = _ridge_predictions(latents[tr], targets[tr], latents[va], alphas)  # one Gram matrix per fold
+        sse += [((p - targets[va]) ** 2).sum() for p in preds]
     best = sse.min()
     return float(max(a for a, e in zip(alphas, sse) if e <= best * (1 + 1e-9)))
 

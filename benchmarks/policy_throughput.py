@@ -7,8 +7,10 @@ Run (from the repo root, venv active)::
 
 Each variant is built with the real code path (``build_envs`` + ``build_model`` of
 :mod:`pipeline.policy.train`) and identical SAC settings (batch 256, net_arch [256, 256, 256],
-n_envs 2, train_freq 1, gradient_steps 1). ``model.learn`` first runs ``learning_starts`` random
-steps plus ``warmup`` training steps (untimed), then the timed steady-state steps, split into
+n_envs 2, train_freq 1, gradient_steps 1), envs placed by ``policy.vec_env: auto``;
+``latent_subproc`` is the latent agent with its envs forced into worker processes (``vec_env:
+subproc``, parallel rendering), to show what they buy on this machine. ``model.learn`` first runs
+``learning_starts`` random steps plus ``warmup`` training steps (untimed), then the timed steady-state steps, split into
 ``rounds`` interleaved chunks (state, latent, pixel, state, ...) so machine-load drift hits all alike.
 
 Prints: machine info; per variant env-steps/s and replay bytes per transition
@@ -42,11 +44,11 @@ from pipeline.pretrain.models import build_encoder
 N_ENVS = 2
 
 
-def make_params(tmp: Path, image_size: int, device: str) -> Params:
+def make_params(tmp: Path, image_size: int, device: str, vec_env: str = "auto") -> Params:
     """Study params at ``image_size`` with every path in ``tmp``; 1 eval env (never stepped)."""
     paths = {k: str(tmp / k) for k in ("dataset", "encoders", "runs", "report", "checkpoints", "logs")}
     return Params.model_validate({"env": {"image_size": image_size}, "paths": paths,
-                                  "policy": {"n_envs": N_ENVS, "eval_episodes": 1, "device": device}})
+                                  "policy": {"n_envs": N_ENVS, "eval_episodes": 1, "device": device, "vec_env": vec_env}})
 
 
 def write_vae(params: Params) -> str:
@@ -64,6 +66,9 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
         "state": VariantConfig(obs="state", sac=sac),
         "latent": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
                                 frame_stack=latent_frame_stack, sac=sac),
+        # the same agent with its envs stepped and rendered in worker processes (policy.vec_env: subproc)
+        "latent_subproc": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
+                                       frame_stack=latent_frame_stack, sac=sac),
         "pixel": VariantConfig(obs="pixel", extractor="nature", routing="separate", augment=False,
                                frame_stack=1, proprio=True, sac=sac),
         # the other end-to-end agents of the study (issue: env-steps/s per pixel variant)
@@ -106,8 +111,8 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=10_000, help="replay capacity (transitions, all envs)")
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--latent-frame-stack", type=int, default=1)
-    parser.add_argument("--variants", nargs="+", default=["state", "latent", "pixel"],
-                        choices=["state", "latent", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
+    parser.add_argument("--variants", nargs="+", default=["state", "latent", "latent_subproc", "pixel"],
+                        choices=["state", "latent", "latent_subproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: 1 on cpu -- 2 threads on 2 busy shared cores oversubscribe "
@@ -124,7 +129,7 @@ def main() -> None:
 
     sac = SACConfig(batch_size=256, net_arch=[256, 256, 256], train_freq=1, gradient_steps=1,
                     learning_starts=args.learning_starts, buffer_size=args.buffer_size)
-    steps = {"state": args.state_steps, "latent": args.latent_steps}
+    steps = {"state": args.state_steps, "latent": args.latent_steps, "latent_subproc": args.latent_steps}
     steps.update({n: args.pixel_steps for n in ("pixel", "pixel_manip_shared", "pixel_manip_ss_critic")})
     models: dict[str, Any] = {}
     envs: list[Any] = []
@@ -132,17 +137,22 @@ def main() -> None:
     done = dict.fromkeys(args.variants, 0)
     with tempfile.TemporaryDirectory() as tmp:
         params = make_params(Path(tmp), args.image_size, device)
-        if "latent" in args.variants:
+        subproc = make_params(Path(tmp), args.image_size, device, vec_env="subproc")
+        if {"latent", "latent_subproc"} & set(args.variants):
             write_vae(params)
         specs = variants(sac, args.latent_frame_stack)
         for name in args.variants:  # build + untimed random phase and warm-up updates
             torch.manual_seed(args.seed)
-            train_env, eval_env, _ = build_envs(params, specs[name], args.seed, device)
+            train_env, eval_env, _ = build_envs(subproc if name == "latent_subproc" else params, specs[name], args.seed, device)
             eval_env.close()
             model = build_model(specs[name], train_env, args.seed, device, Path(tmp) / "tb")
             t0 = time.perf_counter()
             model.learn(args.learning_starts + args.warmup, progress_bar=False)
-            print(f"{name:6s}: built, {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s", flush=True)
+            inner = train_env
+            while hasattr(inner, "venv"):  # unwrap VecEnvWrappers down to the Dummy/SubprocVecEnv
+                inner = inner.venv
+            kind = type(inner).__name__
+            print(f"{name:6s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s", flush=True)
             models[name], envs = model, envs + [train_env]
         for r in range(args.rounds):  # interleaved timed chunks
             for name, model in models.items():
@@ -167,7 +177,9 @@ def main() -> None:
         print(f"  vs this run's latent buffer: {sb3 / nbytes['latent']:.0f}x more")
     if "latent" in fps and "state" in fps:
         r = fps["latent"] / fps["state"]
-        print(f"\nlatent/state throughput: {r:.2f} (target >= 0.8: {'PASS' if r >= 0.8 else 'FAIL'})")
+        print(f"\nlatent/state throughput: {r:.3f} (target >= 0.8: {'PASS' if r >= 0.8 else 'FAIL'})")
+    if "latent_subproc" in fps and "state" in fps:
+        print(f"latent_subproc/state throughput: {fps['latent_subproc'] / fps['state']:.2f} (envs in worker processes)")
     if "latent" in fps and "pixel" in fps:
         r = fps["latent"] / fps["pixel"]
         print(f"latent/pixel throughput: {r:.1f} (target >= 50: {'PASS' if r >= 50 else 'FAIL'})")

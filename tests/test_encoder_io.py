@@ -47,7 +47,8 @@ def test_round_trip(name: str, tmp_path: Path) -> None:
         want = net.encode(torch.from_numpy(x)).numpy()
     got = enc.encode(x)
     assert got.dtype == np.float32 and got.shape == (5, net.latent_dim)
-    np.testing.assert_array_equal(got, want)
+    # the loaded copy runs channels_last convs: same function, float rounding may differ in the last bits
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(enc.encode(x), got)
     assert torch.equal(enc.encode_torch(torch.from_numpy(x)), torch.from_numpy(got))
     assert enc.encode(x[:0]).shape == (0, net.latent_dim)

@@ -124,9 +124,35 @@ def test_disabled_shadow_and_reflection_passes_change_no_pixel(camera: str) -> N
         assert all(flags[f] == 0 for f in RENDER_PASSES_OFF)  # still off after update_scene
         for f in RENDER_PASSES_OFF:
             flags[f] = 1
+        env.renderer.cull = False  # off-view geoms could cast shadows into view
         full = env.renderer.render(env.fetch.data)
+        env.renderer.cull = True
         for f in RENDER_PASSES_OFF:
             flags[f] = 0
         assert np.array_equal(fast, full)
     assert mujoco.mjtRndFlag.mjRND_SHADOW in RENDER_PASSES_OFF
+    env.close()
+
+
+@pytest.mark.parametrize(("camera", "always_culls"), [("workspace", True), ("gripper_camera_rgb", True), ("seed", False)])
+def test_culling_geoms_outside_the_view_changes_no_pixel(camera: str, always_culls: bool) -> None:
+    """Frustum culling skips real work (some geoms dropped) and every frame stays identical."""
+    import mujoco
+
+    env = FetchPixelEnv(EnvConfig(camera=camera, image_size=48))
+    rng = np.random.default_rng(0)
+    dropped = []
+    for episode in range(2):
+        env.reset(seed=episode)
+        for _ in range(25):
+            env.step(rng.uniform(-1, 1, 4))
+            culled = env.renderer.render(env.fetch.data)
+            scene = env.renderer._renderer.scene
+            dropped.append(sum(scene.geoms[i].type == mujoco.mjtGeom.mjGEOM_NONE for i in range(scene.ngeom)))
+            env.renderer.cull = False
+            full = env.renderer.render(env.fetch.data)
+            env.renderer.cull = True
+            assert np.array_equal(culled, full)
+    if always_culls:
+        assert min(dropped) > 0  # the torso and head are never in view from these cameras
     env.close()

@@ -20,7 +20,7 @@ from pipeline.encoders import save_encoder
 from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.train import RunError, train_policy
-from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
 from pipeline.pretrain.models import build_encoder
 
 from .conftest import tiny_params_dict, write_params
@@ -89,6 +89,47 @@ def test_pixel_variant_trains(tmp_path: Path, variant: str) -> None:
     assert [int(r["step"]) for r in read_eval(params.paths.runs / variant / "0")] == [0, 100, 200]
     frame = 3 * p["env"]["image_size"] ** 2
     assert metrics["replay_bytes_per_transition"] < 1.1 * frame + 512  # each frame once, not 2k of them
+
+
+def test_worker_process_envs_step_like_in_process_envs(tmp_path: Path) -> None:
+    """``vec_env: subproc`` renders the same frames as ``dummy``; HER's reward is answered in this process, equal to the env's."""
+    params = Params.model_validate(policy_params(tmp_path))
+    envs = {kind: make_fetch_vec_env(params.env, 2, render=True, kind=kind) for kind in ("dummy", "subproc")}
+    actions = np.random.default_rng(0).uniform(-1, 1, (params.env.max_episode_steps + 3, 2, 4)).astype(np.float32)
+    try:
+        seen = {}
+        for kind, env in envs.items():
+            env.seed(7)
+            trace = [env.reset()]
+            trace += [env.step(a)[0] for a in actions]  # crosses an episode end (auto-reset)
+            seen[kind] = trace
+        for a, b in zip(seen["dummy"], seen["subproc"]):
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        last = seen["dummy"][-1]
+        achieved = np.repeat(last["achieved_goal"], 8, axis=0)
+        desired = achieved + np.random.default_rng(1).normal(0, 0.05, achieved.shape)  # some within 5 cm, some not
+        rewards = {k: env.env_method("compute_reward", achieved, desired, [{}] * len(achieved), indices=[0])[0] for k, env in envs.items()}
+        assert np.array_equal(rewards["dummy"], rewards["subproc"]) and set(np.unique(rewards["dummy"])) == {-1.0, 0.0}
+    finally:
+        for env in envs.values():
+            env.close()
+
+
+def test_auto_vec_env_uses_worker_processes_only_with_spare_cores(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert resolve_vec_env("auto", 2, render=True) == "dummy"  # measured no faster on 2 cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert resolve_vec_env("auto", 4, render=True) == "subproc"
+    assert resolve_vec_env("auto", 4, render=False) == "dummy" and resolve_vec_env("auto", 1, render=True) == "dummy"
+    assert resolve_vec_env("subproc", 1, render=False) == "subproc" and resolve_vec_env("dummy", 4, render=True) == "dummy"
+
+
+def test_latent_variant_trains_with_worker_process_envs(tmp_path: Path) -> None:
+    params = Params.model_validate(policy_params(tmp_path, total_steps=200, vec_env="subproc"))
+    make_encoder(params)
+    metrics = train_policy(params, "latent_vec", seed=0, progress=False)
+    assert [int(r["step"]) for r in read_eval(params.paths.runs / "latent_vec" / "0")] == [0, 100, 200]
+    assert metrics["replay_bytes_per_transition"] <= 1024
 
 
 def test_latent_reward_batch_equals_loop() -> None:

@@ -33,6 +33,8 @@ class PixelRenderer:
     def __init__(self, model: mujoco.MjModel, cfg: EnvConfig) -> None:
         self.model, self.cfg = model, cfg
         self.size = cfg.image_size
+        self.cull = True
+        """skip geoms wholly outside the view (pixel-identical, see :meth:`_cull_outside_view`)"""
         # MSAA x4 (MuJoCo's default) costs ~50 % more per frame on a CPU (Mesa llvmpipe).
         model.vis.quality.offsamples = 4 if cfg.antialias else 0
         self._renderer = mujoco.Renderer(model, self.size, self.size)
@@ -63,7 +65,40 @@ class PixelRenderer:
     def render(self, data: mujoco.MjData) -> np.ndarray:
         """Current frame, uint8 ``(H, W, 3)``."""
         self._renderer.update_scene(data, camera=self.camera)
+        if self.cull:
+            self._cull_outside_view()
         return self._renderer.render().copy()
+
+    def _cull_outside_view(self) -> None:
+        """Skip model geoms whose bounding sphere lies wholly outside the view frustum.
+
+        From the workspace camera most of the Fetch robot's mesh triangles (torso, head, shoulder, the
+        estop and laser meshes: ~23 k of 34 k faces) are never in view, yet a CPU rasteriser still
+        transforms every vertex. With shadow and reflection passes off, a geom outside the frustum
+        cannot change a pixel, so frames stay identical (tested) at ~1/3 less render time.
+        """
+        scene = self._renderer.scene
+        geoms = [scene.geoms[i] for i in range(scene.ngeom)]
+        idx = [i for i, g in enumerate(geoms) if g.objtype == mujoco.mjtObj.mjOBJ_GEOM and self.model.geom_rbound[g.objid] > 0]
+        if not idx:
+            return
+        gl = mujoco.mjv_averageCamera(scene.camera[0], scene.camera[1])
+        if gl.orthographic:
+            return
+        fwd, up = np.asarray(gl.forward), np.asarray(gl.up)
+        rel = np.array([geoms[i].pos for i in idx]) - np.asarray(gl.pos)  # (G, 3) geom centres from the eye
+        x, y, z = rel @ np.cross(fwd, up), rel @ up, rel @ fwd
+        radius = self.model.geom_rbound[[geoms[i].objid for i in idx]] * 1.05 + 0.01  # conservative margin
+        half_h = (gl.frustum_top - gl.frustum_bottom) / 2
+        half_w = gl.frustum_width or half_h  # 0: from the aspect ratio (square frames)
+        near = gl.frustum_near
+        outside = z < near - radius
+        for lo, hi, u in ((gl.frustum_center - half_w, gl.frustum_center + half_w, x), (gl.frustum_bottom, gl.frustum_top, y)):
+            t_lo, t_hi = lo / near, hi / near  # slopes of the two side planes (u = t * z)
+            outside |= (u - t_hi * z) / np.sqrt(1 + t_hi**2) > radius
+            outside |= (t_lo * z - u) / np.sqrt(1 + t_lo**2) > radius
+        for j in np.flatnonzero(outside):
+            geoms[idx[j]].type = mujoco.mjtGeom.mjGEOM_NONE  # mjr_render draws nothing for it
 
     def segmentation(self, data: mujoco.MjData) -> np.ndarray:
         """Geom id per pixel, int ``(H, W)`` (-1 for background)."""

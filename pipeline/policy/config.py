@@ -109,6 +109,9 @@ class PolicyConfig(StrictModel):
     """deterministic evaluation episodes, on fixed seeds disjoint from training seeds"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """torch device for SAC and the encoder (``auto``: cuda when present)"""
+    vec_env: Literal["auto", "dummy", "subproc"] = "auto"
+    """where envs step: ``dummy`` in this process, ``subproc`` one worker process each (renders in parallel);
+    ``auto``: subproc for rendering variants when the machine has more cores than n_envs, else dummy"""
     cpu_threads: int = Field(1, ge=0, le=256)
     """torch intra-op threads (0: torch's default). 1 suits small MLPs and never oversubscribes shared cores"""
     seeds: list[int] = Field(default_factory=lambda: [0, 1])

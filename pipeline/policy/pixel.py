@@ -9,13 +9,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3 import SAC
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.config import Params
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.frame_buffer import FrameHerReplayBuffer, PixelFrameStack
 from pipeline.policy.routing import make_sac, pixel_policy_kwargs
+from pipeline.policy.vecenv import make_vec_env, resolve_vec_env
 
 
 class PixelGoalObs(gym.ObservationWrapper):
@@ -42,7 +43,10 @@ def build_pixel_envs(params: Params, variant: VariantConfig, n_train: int, n_eva
     if variant.goal_mode != "vector":
         raise ValueError("pixel variants use vector goals")
     make = lambda: make_pixel_env(params.env, variant)  # noqa: E731
-    return DummyVecEnv([make] * n_train), DummyVecEnv([make] * n_eval)
+    reward = lambda: FetchPixelEnv(params.env, render=False)  # noqa: E731
+    kind = params.policy.vec_env
+    return (make_vec_env(make, n_train, resolve_vec_env(kind, n_train, True), reward),
+            make_vec_env(make, n_eval, resolve_vec_env(kind, n_eval, True), reward))
 
 
 def build_pixel_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path) -> SAC:

@@ -82,8 +82,9 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
                 threshold = calibrate_latent_threshold(params.env, encoder)
             info["latent_threshold"] = float(threshold)
     render = variant.obs != "state"
-    train = GoalObsVecEnv(make_fetch_vec_env(params.env, pol.n_envs, render), variant, encoder, threshold, seed)
-    evaluation = GoalObsVecEnv(make_fetch_vec_env(params.env, min(pol.eval_episodes, 4), render), variant, encoder, threshold, seed + 1)
+    n_eval = min(pol.eval_episodes, 4)
+    train = GoalObsVecEnv(make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed)
+    evaluation = GoalObsVecEnv(make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1)
     return train, evaluation, info
 
 

@@ -7,9 +7,10 @@ Run (from the repo root, venv active)::
 
 Each variant is built with the real code path (``build_envs`` + ``build_model`` of
 :mod:`pipeline.policy.train`) and identical SAC settings (batch 256, net_arch [256, 256, 256],
-n_envs 2, train_freq 1, gradient_steps 1), envs placed by ``policy.vec_env: auto``;
-``latent_subproc`` is the latent agent with its envs forced into worker processes (``vec_env:
-subproc``, parallel rendering), to show what they buy on this machine. ``model.learn`` first runs
+n_envs 2, train_freq 1, gradient_steps 1), envs placed by ``policy.vec_env: auto`` with
+``policy.overlap_updates: true`` (the defaults: on >= 2 cores, latent envs step and render in worker
+processes while the SAC update runs); ``latent_inproc`` is the same latent agent in SB3's plain loop
+(envs in this process, ``vec_env: dummy``), to show what the overlap buys on this machine. ``model.learn`` first runs
 ``learning_starts`` random steps plus ``warmup`` training steps (untimed), then the timed steady-state steps, split into
 ``rounds`` interleaved chunks (state, latent, pixel, state, ...) so machine-load drift hits all alike.
 
@@ -37,6 +38,7 @@ from pipeline.config import Params
 from pipeline.encoders import save_encoder
 from pipeline.policy.checkpoint import replay_bytes_per_transition
 from pipeline.policy.config import SACConfig, VariantConfig
+from pipeline.policy.overlap import OverlappedSAC, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
 from pipeline.policy.train import build_envs, build_model, resolve_device
 from pipeline.pretrain.models import build_encoder
@@ -66,8 +68,8 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
         "state": VariantConfig(obs="state", sac=sac),
         "latent": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
                                 frame_stack=latent_frame_stack, sac=sac),
-        # the same agent with its envs stepped and rendered in worker processes (policy.vec_env: subproc)
-        "latent_subproc": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
+        # the same agent with its envs in this process, SB3's strict step/update alternation (vec_env: dummy)
+        "latent_inproc": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
                                        frame_stack=latent_frame_stack, sac=sac),
         "pixel": VariantConfig(obs="pixel", extractor="nature", routing="separate", augment=False,
                                frame_stack=1, proprio=True, sac=sac),
@@ -111,8 +113,8 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=10_000, help="replay capacity (transitions, all envs)")
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--latent-frame-stack", type=int, default=1)
-    parser.add_argument("--variants", nargs="+", default=["state", "latent", "latent_subproc", "pixel"],
-                        choices=["state", "latent", "latent_subproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
+    parser.add_argument("--variants", nargs="+", default=["state", "latent", "latent_inproc", "pixel"],
+                        choices=["state", "latent", "latent_inproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: 1 on cpu -- 2 threads on 2 busy shared cores oversubscribe "
@@ -129,7 +131,7 @@ def main() -> None:
 
     sac = SACConfig(batch_size=256, net_arch=[256, 256, 256], train_freq=1, gradient_steps=1,
                     learning_starts=args.learning_starts, buffer_size=args.buffer_size)
-    steps = {"state": args.state_steps, "latent": args.latent_steps, "latent_subproc": args.latent_steps}
+    steps = {"state": args.state_steps, "latent": args.latent_steps, "latent_inproc": args.latent_steps}
     steps.update({n: args.pixel_steps for n in ("pixel", "pixel_manip_shared", "pixel_manip_ss_critic")})
     models: dict[str, Any] = {}
     envs: list[Any] = []
@@ -137,22 +139,20 @@ def main() -> None:
     done = dict.fromkeys(args.variants, 0)
     with tempfile.TemporaryDirectory() as tmp:
         params = make_params(Path(tmp), args.image_size, device)
-        subproc = make_params(Path(tmp), args.image_size, device, vec_env="subproc")
-        if {"latent", "latent_subproc"} & set(args.variants):
+        inproc = make_params(Path(tmp), args.image_size, device, vec_env="dummy")
+        if {"latent", "latent_inproc"} & set(args.variants):
             write_vae(params)
         specs = variants(sac, args.latent_frame_stack)
         for name in args.variants:  # build + untimed random phase and warm-up updates
             torch.manual_seed(args.seed)
-            train_env, eval_env, _ = build_envs(subproc if name == "latent_subproc" else params, specs[name], args.seed, device)
+            run_params = inproc if name == "latent_inproc" else params
+            train_env, eval_env, _ = build_envs(run_params, specs[name], args.seed, device)
             eval_env.close()
-            model = build_model(specs[name], train_env, args.seed, device, Path(tmp) / "tb")
+            model = build_model(specs[name], train_env, args.seed, device, Path(tmp) / "tb", overlap=run_params.policy.overlap_updates)
             t0 = time.perf_counter()
             model.learn(args.learning_starts + args.warmup, progress_bar=False)
-            inner = train_env
-            while hasattr(inner, "venv"):  # unwrap VecEnvWrappers down to the Dummy/SubprocVecEnv
-                inner = inner.venv
-            kind = type(inner).__name__
-            print(f"{name:6s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s", flush=True)
+            kind = ("SubprocVecEnv" if uses_worker_processes(train_env) else "DummyVecEnv") + (", overlapped updates" if isinstance(model, OverlappedSAC) else "")
+            print(f"{name:13s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s", flush=True)
             models[name], envs = model, envs + [train_env]
         for r in range(args.rounds):  # interleaved timed chunks
             for name, model in models.items():
@@ -178,8 +178,8 @@ def main() -> None:
     if "latent" in fps and "state" in fps:
         r = fps["latent"] / fps["state"]
         print(f"\nlatent/state throughput: {r:.3f} (target >= 0.8: {'PASS' if r >= 0.8 else 'FAIL'})")
-    if "latent_subproc" in fps and "state" in fps:
-        print(f"latent_subproc/state throughput: {fps['latent_subproc'] / fps['state']:.2f} (envs in worker processes)")
+    if "latent_inproc" in fps and "state" in fps:
+        print(f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} (envs in this process, no overlap)")
     if "latent" in fps and "pixel" in fps:
         r = fps["latent"] / fps["pixel"]
         print(f"latent/pixel throughput: {r:.1f} (target >= 50: {'PASS' if r >= 50 else 'FAIL'})")

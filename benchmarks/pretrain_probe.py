@@ -6,8 +6,8 @@ Run (repo root, venv active), on a Push dataset of >= 200 episodes at 84 px, def
     python benchmarks/pretrain_probe.py --dataset .worktrees/push_cpu/data/dataset.zarr \
         --encoders supervised spatial_ae vae --steps 250 1000
 
-Prints one row per (encoder, budget): optimiser steps, frames/s, seconds, object/gripper probe RMSE
-(mm) on held-out episodes, the mean-predictor and random-init references.
+Prints one row per (encoder, budget): optimiser steps, frames/s, seconds, object probe RMSE and median
+error and gripper probe RMSE (mm) on held-out episodes, the mean-predictor and random-init references.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def main() -> None:
     base = read_yaml(args.params)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
     print(f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, camera {attrs['camera']['name']}; device {device}")
-    print(f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'gripper mm':>11} {'mean mm':>8} {'random mm':>10}")
+    print(f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} {'gripper mm':>11} "
+          f"{'mean mm':>8} {'random mm':>10}")
     for name in args.encoders:
         for steps in args.steps:
             with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +51,7 @@ def main() -> None:
                 m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
             fps = m.get("train_frames_per_s", float("nan"))
             print(f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "
+                  f"{m['probe_object_median_mm']:>11.1f} "
                   f"{m['probe_gripper_mm']:>11.1f} {m['mean_object_mm']:>8.1f} {m['random_object_mm']:>10.1f}", flush=True)
 
 

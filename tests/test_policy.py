@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from pipeline.config import Params
 from pipeline.encoders import save_encoder
 from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.train import RunError, train_policy
+from pipeline.policy.overlap import OverlappedSAC
+from pipeline.policy.train import RunError, build_envs, build_model, train_policy
 from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
 from pipeline.pretrain.models import build_encoder
 
@@ -115,12 +117,12 @@ def test_worker_process_envs_step_like_in_process_envs(tmp_path: Path) -> None:
             env.close()
 
 
-def test_auto_vec_env_uses_worker_processes_only_with_spare_cores(monkeypatch) -> None:
+def test_auto_vec_env_uses_worker_processes_only_with_a_spare_core(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert resolve_vec_env("auto", 2, render=True) == "dummy"  # nowhere to render while the update runs
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert resolve_vec_env("auto", 2, render=True) == "dummy"  # measured no faster on 2 cores
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert resolve_vec_env("auto", 4, render=True) == "subproc"
-    assert resolve_vec_env("auto", 4, render=False) == "dummy" and resolve_vec_env("auto", 1, render=True) == "dummy"
+    assert resolve_vec_env("auto", 2, render=True) == "subproc" and resolve_vec_env("auto", 1, render=True) == "subproc"
+    assert resolve_vec_env("auto", 4, render=False) == "dummy"  # physics alone is cheaper than a pipe round trip
     assert resolve_vec_env("subproc", 1, render=False) == "subproc" and resolve_vec_env("dummy", 4, render=True) == "dummy"
 
 
@@ -130,6 +132,41 @@ def test_latent_variant_trains_with_worker_process_envs(tmp_path: Path) -> None:
     metrics = train_policy(params, "latent_vec", seed=0, progress=False)
     assert [int(r["step"]) for r in read_eval(params.paths.runs / "latent_vec" / "0")] == [0, 100, 200]
     assert metrics["replay_bytes_per_transition"] <= 1024
+
+
+def _update_counts(params: Params, overlap: bool, steps: int) -> tuple[Any, list[tuple[str, int]]]:
+    """Train ``latent_vec`` for ``steps``; record the model's update count whenever actions go out to the envs
+    (``async``) and whenever their results are collected (``wait``)."""
+    variant = params.policy.variants["latent_vec"]
+    train_env, eval_env, _ = build_envs(params, variant, 0, "cpu")
+    eval_env.close()
+    model = build_model(variant, train_env, 0, "cpu", params.paths.logs, overlap=overlap)
+    inner = train_env.venv
+    events: list[tuple[str, int]] = []
+    send, collect = inner.step_async, inner.step_wait
+    inner.step_async = lambda actions: (events.append(("async", model._n_updates)), send(actions))[1]
+    inner.step_wait = lambda: (events.append(("wait", model._n_updates)), collect())[1]
+    try:
+        model.learn(steps, progress_bar=False)
+    finally:
+        train_env.close()
+    return model, events
+
+
+def test_overlapped_updates_run_while_worker_envs_step(tmp_path: Path) -> None:
+    """With worker-process envs each SAC update runs between sending actions and collecting results, and a run
+    makes exactly as many updates as SB3's strict alternation."""
+    params = Params.model_validate(policy_params(tmp_path, vec_env="subproc"))
+    make_encoder(params)
+    model, events = _update_counts(params, overlap=True, steps=300)
+    assert isinstance(model, OverlappedSAC) and model._pending is None
+    kinds = [k for k, _ in events]
+    assert kinds == ["async", "wait"] * (len(events) // 2)
+    during = [w - a for (_, a), (_, w) in zip(events[::2], events[1::2])]
+    assert set(during) == {0, 1} and sum(during) == model._n_updates - 1  # the last one is settled by learn()
+    plain, plain_events = _update_counts(params, overlap=False, steps=300)
+    assert not isinstance(plain, OverlappedSAC) and plain._n_updates == model._n_updates > 0
+    assert all(w == a for (_, a), (_, w) in zip(plain_events[::2], plain_events[1::2]))  # SB3: never while stepping
 
 
 def test_latent_reward_batch_equals_loop() -> None:

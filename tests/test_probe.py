@@ -38,9 +38,10 @@ def test_noise_latents_match_mean_predictor() -> None:
 
 def test_rmse_definition_and_errors() -> None:
     y_train = np.zeros((4, 3))
-    y_test = np.array([[0.003, 0.004, 0.0], [0.0, 0.0, 0.0]])  # 5 mm and 0 mm from the train mean
-    r = fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 2)), y_test, alpha=1.0)
-    assert r["mean_rmse_mm"] == pytest.approx(np.sqrt(25 / 2)) and r["rmse_mm"] == pytest.approx(r["mean_rmse_mm"])
+    y_test = np.array([[0.003, 0.004, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.001]])  # 5, 0 and 1 mm from the train mean
+    r = fit_probe(np.zeros((4, 2)), y_train, np.zeros((3, 2)), y_test, alpha=1.0)
+    assert r["mean_rmse_mm"] == pytest.approx(np.sqrt(26 / 3)) and r["rmse_mm"] == pytest.approx(r["mean_rmse_mm"])
+    assert r["median_mm"] == pytest.approx(1.0)  # per-sample Euclidean errors 5, 0, 1 -> median 1
     with pytest.raises(ValueError, match="shape mismatch"):
         fit_probe(np.zeros((4, 2)), y_train, np.zeros((2, 3)), y_test)
     with pytest.raises(ValueError, match="alpha"):

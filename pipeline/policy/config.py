@@ -111,7 +111,10 @@ class PolicyConfig(StrictModel):
     """torch device for SAC and the encoder (``auto``: cuda when present)"""
     vec_env: Literal["auto", "dummy", "subproc"] = "auto"
     """where envs step: ``dummy`` in this process, ``subproc`` one worker process each (renders in parallel);
-    ``auto``: subproc for rendering variants when the machine has more cores than n_envs, else dummy"""
+    ``auto``: subproc for rendering variants on machines with two or more cores, else dummy"""
+    overlap_updates: bool = True
+    """with envs in worker processes (state/latent variants): run each SAC update while the workers step and
+    render the next frames, the policy acting one update behind (off: SB3's strict alternation)"""
     cpu_threads: int = Field(1, ge=0, le=256)
     """torch intra-op threads (0: torch's default). 1 suits small MLPs and never oversubscribes shared cores"""
     seeds: list[int] = Field(default_factory=lambda: [0, 1])

@@ -22,6 +22,7 @@ from pipeline.policy.checkpoint import (
 )
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
+from pipeline.policy.overlap import OverlappedSAC, uses_worker_processes
 from pipeline.policy.vecenv import (
     GoalObsVecEnv,
     calibrate_latent_threshold,
@@ -88,14 +89,19 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
     return train, evaluation, info
 
 
-def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path) -> SAC:
-    """SB3 SAC with HER for a state/latent variant (pixel variants: :mod:`pipeline.policy.pixel`)."""
+def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path, overlap: bool = False) -> SAC:
+    """SB3 SAC with HER for a state/latent variant (pixel variants: :mod:`pipeline.policy.pixel`).
+
+    :param overlap: when ``env`` steps in worker processes, run each update while they step
+        (:class:`~pipeline.policy.overlap.OverlappedSAC`; ignored for in-process envs and pixel variants)
+    """
     if variant.obs == "pixel":
         from pipeline.policy.pixel import build_pixel_model
 
         return build_pixel_model(variant, env, seed, device, tb_dir)
     sac = variant.sac
-    return SAC(
+    overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
+    model = (OverlappedSAC if overlap else SAC)(
         "MultiInputPolicy", env, learning_rate=sac.learning_rate, buffer_size=sac.buffer_size,
         batch_size=sac.batch_size, gamma=sac.gamma, tau=sac.tau, learning_starts=sac.learning_starts,
         train_freq=sac.train_freq, gradient_steps=sac.gradient_steps, ent_coef=sac.ent_coef,
@@ -104,6 +110,9 @@ def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_
                               "goal_selection_strategy": variant.her.goal_selection_strategy},
         policy_kwargs={"net_arch": list(sac.net_arch)}, tensorboard_log=str(tb_dir), seed=seed, device=device, verbose=0,
     )
+    if overlap:
+        env.before_wait = model.run_pending_train
+    return model
 
 
 class EvalCheckpointCallback(BaseCallback):
@@ -174,7 +183,7 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         torch.set_num_threads(pol.cpu_threads)
     torch.manual_seed(seed)
     train_env, eval_env, info = build_envs(params, variant, seed, device)
-    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy")
+    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy", overlap=pol.overlap_updates)
     ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
     fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs,

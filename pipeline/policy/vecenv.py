@@ -31,13 +31,12 @@ VecEnvKind = Literal["auto", "dummy", "subproc"]
 
 
 def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
-    """``auto``: envs that render step in worker processes (in parallel) when there is a CPU core for every
-    env besides the learner's; otherwise in this process. On 2 cores with 2 envs, worker processes measured no
-    faster (``benchmarks/policy_throughput.py``: pipe round trips and context switches eat the parallel
-    rendering); envs that only simulate always stay in-process (a step is cheaper than a round trip)."""
+    """``auto``: envs that render step in worker processes when the machine has a core besides the learner's
+    (the SAC update then runs while they render, see :mod:`pipeline.policy.overlap`); otherwise in this
+    process. Envs that only simulate always stay in-process: a physics step is cheaper than a pipe round trip."""
     if kind != "auto":
         return kind
-    return "subproc" if render and n_envs > 1 and (os.cpu_count() or 1) > n_envs else "dummy"
+    return "subproc" if render and (os.cpu_count() or 1) >= 2 else "dummy"
 
 
 class LocalRewardVecEnv(VecEnvWrapper):
@@ -120,6 +119,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         n = venv.num_envs
         self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
         self._goal = np.zeros((n, goal_dim), np.float32)
+        self.before_wait: Callable[[], None] | None = None
+        """called in :meth:`step_wait` after the actions went out, before the results are collected
+        (:class:`~pipeline.policy.overlap.OverlappedSAC` runs its update there)"""
 
     # --- observation building -------------------------------------------------------------------
     def _encode(self, frames: np.ndarray) -> np.ndarray:
@@ -161,6 +163,8 @@ class GoalObsVecEnv(VecEnvWrapper):
         return self._assemble(self._stack, z, raw, self._goal)
 
     def step_wait(self):
+        if self.before_wait is not None:
+            self.before_wait()
         raw, rewards, dones, infos = self.venv.step_wait()
         done_idx = np.flatnonzero(dones)
         terminal = [infos[i]["terminal_observation"] for i in done_idx]

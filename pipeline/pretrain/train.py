@@ -141,6 +141,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     write_json(tmp / "metrics.json", metrics)
     publish(tmp, out)
     if progress:
-        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm (mean predictor {metrics['mean_object_mm']:.1f}, "
+        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median "
+              f"(mean predictor {metrics['mean_object_mm']:.1f}, "
               f"random init {metrics['random_object_mm']:.1f}), gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
     return metrics

@@ -55,6 +55,34 @@ def test_decoder_outputs_and_keypoints() -> None:
     assert torch.equal(kp[:, :, 0], coords[:, :4]) and torch.equal(kp[:, :, 1], coords[:, 4:])
 
 
+def test_gaussian_map_decoder_paints_at_the_keypoints() -> None:
+    cfg = SpatialAEConfig(num_keypoints=2, recon_size=16, channels=(8,), decoder="gaussian", blob_sigma=0.1)
+    sae = build_encoder("spatial_ae", cfg, SIZE)
+    dec = sae.decoder
+    background = torch.rand(1, 1, 16, 16)
+    dec.background.copy_(background)
+    coords = torch.tensor([[-0.5, 0.5, 0.0, 0.5]], requires_grad=True)  # keypoints (-0.5, 0) and (0.5, 0.5)
+    out = dec(coords)
+    assert out.shape == (1, 1, 16, 16)
+    out.sum().backward()
+    assert coords.grad.abs().sum() > 0  # the reconstruction moves the keypoints
+    for conv in dec.net[:-1]:  # a decoder whose convs sum the blob channels paints them where the keypoints are
+        if isinstance(conv, torch.nn.Conv2d):
+            torch.nn.init.zeros_(conv.bias)
+            torch.nn.init.zeros_(conv.weight)
+            conv.weight.data[:, :2, 1, 1] = 1.0 if conv.in_channels == 3 else 0.0
+    dec.net[2].weight.data[:, :, 1, 1] = torch.eye(32)
+    last = dec.net[-1]
+    torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
+    last.weight.data[0, 0, 1, 1] = 1.0
+    with torch.no_grad():
+        paint = (dec(coords.detach()) - background)[0, 0]  # (r, r)
+    hot = {tuple(int(v) for v in idx) for idx in (paint > 0.5 * paint.max()).nonzero()}
+    grid = torch.linspace(-1, 1, 16)
+    near = lambda x, y: {(int((grid - y).abs().argmin()), int((grid - x).abs().argmin()))}  # noqa: E731  (row, col)
+    assert near(-0.5, 0.0) <= hot and near(0.5, 0.5) <= hot and paint[0, 0] < 1e-3 * paint.max()
+
+
 def test_frozen_is_frozen_and_seeded() -> None:
     a, b = build_encoder("frozen", SMALL["frozen"], SIZE), build_encoder("frozen", SMALL["frozen"], SIZE)
     a.train()
@@ -97,12 +125,16 @@ class RandomFrames(Dataset):
         }
 
 
-@pytest.mark.parametrize("name", list(LIT_MODULES))
+@pytest.mark.parametrize("name", [*LIT_MODULES, "spatial_ae_gaussian"])
 @pytest.mark.parametrize("schedule", LR_SCHEDULES)
 def test_lightning_steps(name: str, schedule: str) -> None:
     ds = RandomFrames()
     median = np.median(ds.frames, axis=0).astype(np.uint8)
-    module = build_lit_module(name, SMALL[name], SIZE, median, compute_label_stats(ds.obj, ds.grip), schedule)
+    cfg = SMALL[name] if name in SMALL else SMALL["spatial_ae"].model_copy(update={"decoder": "gaussian"})
+    name = name.removesuffix("_gaussian")
+    module = build_lit_module(name, cfg, SIZE, median, compute_label_stats(ds.obj, ds.grip), schedule)
+    if cfg.model_dump().get("decoder") == "gaussian":
+        assert torch.equal(module.net.decoder.background, module.median)  # paints over the dataset's median frame
     trainer = pl.Trainer(
         max_steps=3, logger=False, enable_checkpointing=False, accelerator="cpu",
         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,

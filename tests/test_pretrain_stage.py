@@ -39,12 +39,18 @@ def stage_params(tmp_path: Path, dataset: Path, **pretrain: object) -> dict:
     return p
 
 
-@pytest.mark.parametrize("name", ["vae", "spatial_ae", "supervised", "frozen"])
+@pytest.mark.parametrize("name", ["vae", "spatial_ae", "spatial_ae_gaussian", "supervised", "frozen"])
 def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name: str) -> None:
-    params = Params.model_validate(stage_params(tmp_path, tiny_dataset))
+    p = stage_params(tmp_path, tiny_dataset)
+    if name.endswith("_gaussian"):
+        name = name.removesuffix("_gaussian")
+        p["pretrain"]["spatial_ae"] = {**p["pretrain"]["spatial_ae"], "decoder": "gaussian"}
+    params = Params.model_validate(p)
     metrics = pretrain_encoder(params, name, progress=False)
     out = params.paths.encoders / name
     enc = load_encoder(out, device="cpu")
+    if params.pretrain.spatial_ae.decoder == "gaussian":  # the background it paints over is saved with the weights
+        assert enc.net.decoder.background.std() > 0
     frames = zarr.open_group(str(tiny_dataset), mode="r")["frames"][:5]
     z = enc.encode(frames)
     assert z.shape == (5, enc.latent_dim) and z.dtype == np.float32 and np.array_equal(z, enc.encode(frames))

@@ -51,6 +51,11 @@ class SpatialAEConfig(StrictModel):
     )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     fg_weight: float = Field(10.0, ge=0.0, le=1000.0, description="Extra loss weight on pixels differing from the median frame; 0 disables.")
+    decoder: Literal["linear", "gaussian"] = Field(
+        "linear", description="linear: one fully connected layer from the 2K coordinates (Finn et al.); gaussian: each keypoint drawn "
+        "as a Gaussian blob, a 3-layer conv net paints the blobs over the median frame (Jakab et al. 2018)."
+    )
+    blob_sigma: float = Field(0.1, gt=0.0, le=1.0, description="gaussian decoder: blob std in image units ([-1, 1] across the frame).")
 
     @field_validator("channels")
     @classmethod

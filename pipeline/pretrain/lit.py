@@ -131,6 +131,8 @@ class SpatialAELit(EncoderLit):
         median = median_to_tensor(median_frame, image_size)
         median = None if median is None else to_gray(median, cfg.recon_size)  # (1, 3, H, W) -> (1, 1, r, r)
         self.register_buffer("median", median, persistent=False)
+        if median is not None and hasattr(self.net.decoder, "background"):  # gaussian decoder paints over the median frame
+            self.net.decoder.background.copy_(median)
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = frames_to_tensor(batch["frames"])

@@ -148,10 +148,43 @@ class KeypointTrunk(nn.Module):
         return flat.reshape(-1, 2, self.num_keypoints).transpose(1, 2)  # (B, 2K) -> (B, 2, K) -> (B, K, 2)
 
 
-class SpatialAutoencoder(nn.Module):
-    """Deep spatial autoencoder: keypoint trunk -> 2K coords (latent) -> linear decoder to a grayscale image.
+class GaussianMapDecoder(nn.Module):
+    """Keypoints -> one Gaussian blob map each -> 3 conv layers -> grayscale image over a fixed background.
 
-    :param cfg: :class:`SpatialAEConfig`
+    The decoder is local (7 px receptive field), so painting a body where it is needs a keypoint there:
+    the inductive bias of Jakab et al. 2018 / Transporter, against a linear map of raw coordinates.
+    ``background`` (the dataset's median frame in grayscale) is set by the trainer and saved with the weights.
+
+    :param num_keypoints: K
+    :param size: side of the output image
+    :param sigma: blob std in image units ([-1, 1] across the frame)
+    :param hidden: conv width
+    """
+
+    def __init__(self, num_keypoints: int, size: int, sigma: float, hidden: int = 32) -> None:
+        super().__init__()
+        self.sigma, self.size = sigma, size
+        self.register_buffer("grid", torch.linspace(-1.0, 1.0, size))  # (r,)
+        self.register_buffer("background", torch.zeros(1, 1, size, size))
+        self.net = nn.Sequential(nn.Conv2d(num_keypoints + 1, hidden, 3, 1, 1), nn.ReLU(),
+                                 nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(), nn.Conv2d(hidden, 1, 3, 1, 1))
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """Coordinates ``(B, 2K)`` laid out ``[x.., y..]`` -> image ``(B, 1, r, r)``."""
+        k = coords.shape[1] // 2
+        x, y = coords[:, :k, None], coords[:, k:, None]  # (B, 2K) -> (B, K, 1) each
+        inv = -0.5 / self.sigma**2
+        gx = torch.exp(inv * (self.grid - x) ** 2)  # (r,) - (B, K, 1) -> (B, K, r) along the width
+        gy = torch.exp(inv * (self.grid - y) ** 2)  # (B, K, r) along the height
+        maps = gy.unsqueeze(-1) * gx.unsqueeze(-2)  # (B, K, r, 1) * (B, K, 1, r) -> (B, K, r, r)
+        bg = self.background.expand(len(coords), -1, -1, -1)  # (1, 1, r, r) -> (B, 1, r, r)
+        return bg + self.net(torch.cat([maps, bg], dim=1))  # (B, K+1, r, r) -> (B, 1, r, r)
+
+
+class SpatialAutoencoder(nn.Module):
+    """Deep spatial autoencoder: keypoint trunk -> 2K coords (latent) -> decoder to a grayscale image.
+
+    :param cfg: :class:`SpatialAEConfig` (``decoder``: ``linear`` as in Finn et al., or ``gaussian`` maps)
     :param image_size: side of the square input frames
     """
 
@@ -160,7 +193,10 @@ class SpatialAutoencoder(nn.Module):
         self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
         self.recon_size = cfg.recon_size
         self.latent_dim = 2 * cfg.num_keypoints
-        self.decoder = nn.Linear(self.latent_dim, cfg.recon_size**2)
+        if cfg.decoder == "gaussian":
+            self.decoder: nn.Module = GaussianMapDecoder(cfg.num_keypoints, cfg.recon_size, cfg.blob_sigma)
+        else:
+            self.decoder = nn.Linear(self.latent_dim, cfg.recon_size**2)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction target ``(B, 1, r, r)``: the frame in grayscale at ``recon_size``."""
@@ -169,8 +205,8 @@ class SpatialAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(recon (B, 1, r, r), coords (B, 2K))``."""
         coords = self.trunk(x)  # (B, 2K)
-        recon = self.decoder(coords).reshape(-1, 1, self.recon_size, self.recon_size)  # (B, r*r) -> (B, 1, r, r)
-        return recon, coords
+        recon = self.decoder(coords)  # linear: (B, r*r); gaussian: (B, 1, r, r)
+        return recon.reshape(-1, 1, self.recon_size, self.recon_size), coords  # (B, r*r) -> (B, 1, r, r)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Keypoint coordinates ``(B, 2K)``."""

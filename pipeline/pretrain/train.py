@@ -99,8 +99,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     stats: dict[str, Any] = {}
     if name in TRAINABLE_ENCODERS:
         label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
-        lit = build_lit_module(name, pre, size, dm.median if block.model_dump().get("fg_weight", 0) > 0 else None, label_stats,
-                               pre.lr_schedule)
+        lit = build_lit_module(name, pre, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
         fp = {**fingerprint(params, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         fp_file = ckpt_dir / "fingerprint.json"
         resume = ckpt_dir / "last.ckpt"

@@ -163,7 +163,7 @@ class GaussianMapDecoder(nn.Module):
 
     def __init__(self, num_keypoints: int, size: int, sigma: float, hidden: int = 32) -> None:
         super().__init__()
-        self.sigma, self.size = sigma, size
+        self.sigma = sigma
         self.register_buffer("grid", torch.linspace(-1.0, 1.0, size))  # (r,)
         self.register_buffer("background", torch.zeros(1, 1, size, size))
         self.net = nn.Sequential(nn.Conv2d(num_keypoints + 1, hidden, 3, 1, 1), nn.ReLU(),

@@ -3,8 +3,8 @@
 Error metric: ``rmse_mm = 1000 * sqrt(mean_i ||y_hat_i - y_i||_2^2)`` over held-out samples, i.e. the
 root-mean-square *Euclidean* 3-D error in millimetres (targets are metres). ``r2`` pools the three axes:
 ``1 - sum_i ||y_hat_i - y_i||^2 / sum_i ||y_i - mean_test(y)||^2`` (sklearn's ``variance_weighted``).
-``median_mm`` is the median of the per-sample Euclidean errors: RMSE is dominated by the few frames where
-the object cannot be seen (hidden under the arm), the median shows the typical frame.
+``median_mm`` is the median of the per-sample Euclidean errors: on random Push data the RMSE is dominated
+by the few frames where the arm hides the block, the median shows the typical frame.
 
 The ridge penalty is either fixed or chosen by cross-validation *within the training episodes*
 (:func:`select_alpha`, folds split by episode): one fixed penalty overfits wide or noisy latents (a

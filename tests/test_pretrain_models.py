@@ -66,16 +66,12 @@ def test_gaussian_map_decoder_paints_at_the_keypoints() -> None:
     assert out.shape == (1, 1, 16, 16)
     out.sum().backward()
     assert coords.grad.abs().sum() > 0  # the reconstruction moves the keypoints
-    for conv in dec.net[:-1]:  # a decoder whose convs sum the blob channels paints them where the keypoints are
-        if isinstance(conv, torch.nn.Conv2d):
-            torch.nn.init.zeros_(conv.bias)
-            torch.nn.init.zeros_(conv.weight)
-            conv.weight.data[:, :2, 1, 1] = 1.0 if conv.in_channels == 3 else 0.0
-    dec.net[2].weight.data[:, :, 1, 1] = torch.eye(32)
-    last = dec.net[-1]
-    torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
-    last.weight.data[0, 0, 1, 1] = 1.0
-    with torch.no_grad():
+    with torch.no_grad():  # a decoder that sums the two blob maps into one channel and passes it through
+        for conv in (dec.net[0], dec.net[2], dec.net[4]):
+            conv.weight.zero_(), conv.bias.zero_()
+        dec.net[0].weight[0, :2, 1, 1] = 1.0
+        dec.net[2].weight[0, 0, 1, 1] = 1.0
+        dec.net[4].weight[0, 0, 1, 1] = 1.0
         paint = (dec(coords.detach()) - background)[0, 0]  # (r, r)
     hot = {tuple(int(v) for v in idx) for idx in (paint > 0.5 * paint.max()).nonzero()}
     grid = torch.linspace(-1, 1, 16)

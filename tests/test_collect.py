@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
-from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset
+from pipeline.collect.dataset import PER_FRAME, SCHEMA_VERSION, DatasetError, load_dataset, open_dataset
 from pipeline.io import partial_path
 from pipeline.collect.hdf5 import export_hdf5, import_hdf5
 from pipeline.config import Params
@@ -25,7 +26,7 @@ from .conftest import tiny_params_dict, write_params
 def test_schema_and_shapes(tiny_dataset: Path) -> None:
     group = open_dataset(tiny_dataset)
     attrs = dict(group.attrs)
-    assert attrs["env_id"] == "FetchPush-v4" and attrs["image_size"] == 32 and attrs["schema_version"] == 1
+    assert attrs["env_id"] == "FetchPush-v4" and attrs["image_size"] == 32 and attrs["schema_version"] == SCHEMA_VERSION
     assert attrs["camera"]["name"] == "workspace" and "mujoco" in attrs["versions"]
     data = load_dataset(tiny_dataset)
     n = 6 * 21
@@ -40,6 +41,8 @@ def test_schema_and_shapes(tiny_dataset: Path) -> None:
     # frames change within an episode (the arm moves), and the proprio head is the gripper position
     assert (data.arrays["frames"][1:21] != data.arrays["frames"][0]).any()
     np.testing.assert_allclose(data.arrays["proprio"][:, :3], data.arrays["gripper_pos"])
+    vis = data.arrays["object_visible"]
+    assert ((vis >= 0) & (vis <= 1)).all() and vis.max() == 1.0  # share of the block in sight, labelled per frame
 
 
 def test_scripted_pusher_moves_the_object(tiny_dataset: Path) -> None:
@@ -127,6 +130,10 @@ def test_hdf5_round_trip(tiny_dataset: Path, tmp_path: Path) -> None:
     for name in PER_FRAME:
         assert back.arrays[name].dtype == data.arrays[name].dtype
         assert np.array_equal(back.arrays[name], data.arrays[name], equal_nan=True), name
+    with h5py.File(h5, "a") as f:  # a file from another tool has no visibility label: it reads as unknown
+        for demo in f["data"].values():
+            del demo["obs"]["object_visible"]
+    assert np.isnan(import_hdf5(h5).arrays["object_visible"]).all()
 
 
 def test_truncated_chunk_is_a_clear_error(tiny_dataset: Path, tmp_path: Path) -> None:

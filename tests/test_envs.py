@@ -59,6 +59,31 @@ def test_workspace_camera_shows_the_block_large() -> None:
     assert np.median(spans) >= 8
 
 
+def test_object_visibility_agrees_with_a_segmentation_render() -> None:
+    """The ray-cast visible share is 0 exactly when the block is (nearly) hidden behind the arm."""
+    env = FetchPixelEnv(EnvConfig(camera="workspace"))
+    rows = []
+    for seed in range(12):
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        for t in range(40):
+            env.step(env.action_space.sample())
+            if t % 3 == 0:
+                rows.append((env.object_visibility(), object_centroid(env)[1]))
+    env.close()
+    vis, pixels = np.array(rows).T
+    full = pixels.max()
+    assert ((vis >= 0) & (vis <= 1)).all()
+    assert (vis == 0).sum() >= 3 and (vis == 1).sum() >= 10  # these seeds see the arm hide the block
+    assert pixels[vis == 0].max() <= 0.1 * full  # hidden by the rays -> at most a sliver of pixels
+    assert pixels[vis == 1].min() >= 0.4 * full  # all rays reach it -> the block is in plain view
+    assert np.corrcoef(vis, pixels)[0, 1] > 0.8
+    reach = FetchPixelEnv(EnvConfig(id="FetchReach-v4", image_size=16))
+    reach.reset(seed=0)
+    assert np.isnan(reach.object_visibility())  # no object to see
+    reach.close()
+
+
 @pytest.mark.parametrize("show_goal", [False, True])
 def test_goal_marker_visibility(show_goal: bool) -> None:
     env = FetchPixelEnv(EnvConfig(show_goal=show_goal))

@@ -58,6 +58,7 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
     saved = json.loads((out / "metrics.json").read_text())
     for key in ("probe_object_mm", "probe_object_median_mm", "probe_gripper_mm", "probe_object_r2", "mean_object_mm", "random_object_mm"):
         assert np.isfinite(saved[key]) and saved[key] == pytest.approx(metrics[key])
+    assert 0 < saved["visible_share"] <= 1 and "probe_object_visible_mm" in saved  # the dataset labels visibility
     if name in ("vae", "spatial_ae"):
         assert (out / "reconstructions.png").stat().st_size > 1000
     if name in ("spatial_ae", "supervised"):

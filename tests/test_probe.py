@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.pretrain.probe import fit_probe, probe_report, select_alpha
+from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe, probe_report, select_alpha
 
 
 def positions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -73,3 +73,21 @@ def test_auto_alpha_beats_a_tiny_fixed_one_when_latents_overfit() -> None:
     assert auto["probe_object_mm"] < auto["mean_object_mm"]
     with pytest.raises(ValueError, match="train_groups"):
         probe_report(*args, alpha=None)
+
+
+def test_visible_frames_are_scored_apart() -> None:
+    """Latents exact where the object is in sight and blind where it is hidden: the visible score is ~0."""
+    rng = np.random.default_rng(2)
+    obj, grip = positions(2000, rng)
+    visible = rng.uniform(size=2000)  # share of the block in sight
+    hidden = visible < VISIBLE_MIN
+    seen_obj = np.where(hidden[:, None], obj.mean(axis=0), obj)  # an encoder that sees nothing falls back to the mean
+    lat = np.concatenate([seen_obj, grip], axis=1) @ rng.normal(size=(6, 10))  # (N, 6) @ (6, 10) -> (N, 10)
+    visible[:5] = np.nan  # unknown visibility counts as not visible
+    r = probe_report(lat[:1500], seen_obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:], alpha=1e-8,
+                     test_visible=visible[1500:])
+    assert r["probe_object_visible_mm"] < 1e-3 and r["probe_object_visible_median_mm"] < 1e-3
+    assert r["probe_object_mm"] > 30  # the hidden frames carry all the error
+    assert r["visible_share"] == pytest.approx((visible[1500:] >= VISIBLE_MIN).mean())
+    assert "probe_object_visible_mm" not in probe_report(lat[:1500], obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:],
+                                                         test_visible=np.full(500, np.nan))

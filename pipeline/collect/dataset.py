@@ -12,7 +12,7 @@ import zarr
 
 from pipeline.io import partial_path, publish
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: + object_visible
 PER_FRAME = {
     # name: (trailing shape given image size S, dtype)
     "frames": (lambda s: (s, s, 3), np.uint8),
@@ -21,6 +21,7 @@ PER_FRAME = {
     "goal": (lambda s: (3,), np.float32),
     "proprio": (lambda s: (10,), np.float32),
     "object_velp": (lambda s: (3,), np.float32),
+    "object_visible": (lambda s: (), np.float32),  # share of the object in sight, 0..1 (NaN: no object)
     "action": (lambda s: (4,), np.float32),
     "episode": (lambda s: (), np.int32),
     "step": (lambda s: (), np.int32),
@@ -114,7 +115,8 @@ def open_dataset(path: Path | str) -> zarr.Group:
     if missing:
         raise DatasetError(f"{path}: missing attributes {missing}; not a dataset written by pipeline.collect")
     if attrs["schema_version"] != SCHEMA_VERSION:
-        raise DatasetError(f"{path}: schema version {attrs['schema_version']}, this code reads {SCHEMA_VERSION}")
+        raise DatasetError(f"{path}: schema version {attrs['schema_version']}, this code reads {SCHEMA_VERSION} "
+                           f"(collect it again: `python -m pipeline.collect`)")
     names = set(group.array_keys())
     if not set(PER_FRAME) <= names:
         raise DatasetError(f"{path}: missing arrays {sorted(set(PER_FRAME) - names)}")

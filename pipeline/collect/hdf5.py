@@ -6,7 +6,8 @@ Layout::
       demo_0/                  attrs: num_samples, episode
         actions                (T+1, 4)  float32 (last row NaN: no action after the final frame)
         obs/agentview_image    (T+1, H, W, 3) uint8
-        obs/<label>            (T+1, ...) object_pos, gripper_pos, goal, proprio, object_velp
+        obs/<label>            (T+1, ...) object_pos, gripper_pos, goal, proprio, object_velp, object_visible
+                                                     (a file without object_visible reads as NaN: unknown)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pipeline.collect.dataset import PER_FRAME, DatasetError, RolloutData
 from pipeline.io import partial_path
 
 IMAGE_KEY = "agentview_image"
-LABELS = ("object_pos", "gripper_pos", "goal", "proprio", "object_velp")
+LABELS = ("object_pos", "gripper_pos", "goal", "proprio", "object_velp", "object_visible")
 
 
 def export_hdf5(data: RolloutData, path: Path | str) -> Path:
@@ -68,6 +69,9 @@ def import_hdf5(path: Path | str) -> RolloutData:
             parts["action"].append(demo["actions"][:])
             parts["frames"].append(demo["obs"][IMAGE_KEY][:])
             for name in LABELS:
+                if name == "object_visible" and name not in demo["obs"]:
+                    parts[name].append(np.full(n, np.nan, np.float32))  # other tools' files lack this label
+                    continue
                 parts[name].append(demo["obs"][name][:])
             parts["episode"].append(np.full(n, int(demo.attrs.get("episode", key.split("_")[1])), np.int32))
             parts["step"].append(np.arange(n, dtype=np.int32))

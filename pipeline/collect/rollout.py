@@ -8,7 +8,7 @@ from pipeline.collect.config import CollectConfig
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.envs.fetch import OBJECT_VELP
 
-EPISODE_ARRAYS = ("frames", "object_pos", "gripper_pos", "goal", "proprio", "object_velp", "action")
+EPISODE_ARRAYS = ("frames", "object_pos", "gripper_pos", "goal", "proprio", "object_velp", "object_visible", "action")
 
 
 def episode_seeds(master_seed: int, index: int) -> tuple[int, np.random.Generator]:
@@ -64,6 +64,7 @@ def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str,
         "goal": np.empty((steps + 1, 3), np.float32),
         "proprio": np.empty((steps + 1, 10), np.float32),
         "object_velp": np.zeros((steps + 1, 3), np.float32),
+        "object_visible": np.full(steps + 1, np.nan, np.float32),
         "action": np.full((steps + 1, 4), np.nan, np.float32),
     }
     low, high = env.action_space.low, env.action_space.high
@@ -75,6 +76,7 @@ def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str,
         if env.cfg.has_object:
             out["object_pos"][t] = obs["achieved_goal"]
             out["object_velp"][t] = obs["state"][OBJECT_VELP]
+            out["object_visible"][t] = env.object_visibility()
         if t == steps:
             break
         if scripted:

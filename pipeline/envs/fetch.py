@@ -59,6 +59,7 @@ class FetchPixelEnv(gym.Wrapper):
         self.cfg = cfg
         self.fetch = self.env.unwrapped
         self.renderer = PixelRenderer(self.fetch.model, cfg) if render else None
+        self._object_geom: int | None = None
         state_space = self.env.observation_space["observation"]
         n = state_space.shape[0]
         goal_space = self.env.observation_space["desired_goal"]
@@ -103,6 +104,15 @@ class FetchPixelEnv(gym.Wrapper):
     def gripper_pos(self) -> np.ndarray:
         """World position of the grip site (metres)."""
         return self.fetch.data.site("robot0:grip").xpos.copy()
+
+    def object_visibility(self) -> float:
+        """Share of the object the camera sees now, 0 (hidden, e.g. behind the arm) .. 1; NaN without an object."""
+        if not self.cfg.has_object:
+            return float("nan")
+        if self._object_geom is None:
+            model = self.fetch.model
+            self._object_geom = int(np.flatnonzero(model.geom_bodyid == model.body("object0").id)[0])
+        return self.renderer.visible_fraction(self.fetch.data, self._object_geom)
 
     def render_with_object_at(self, pos: np.ndarray) -> np.ndarray:
         """Frame with the object moved to ``pos`` (e.g. a goal image), simulation state restored after."""

@@ -17,7 +17,7 @@ from torch.utils.data import (
 
 from pipeline.collect.dataset import RolloutData, load_dataset
 
-ARRAYS = ("frames", "object_pos", "gripper_pos", "episode", "step")
+ARRAYS = ("frames", "object_pos", "gripper_pos", "object_visible", "episode", "step")
 
 
 def split_episodes(episodes: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,10 @@ Error metric: ``rmse_mm = 1000 * sqrt(mean_i ||y_hat_i - y_i||_2^2)`` over held-
 root-mean-square *Euclidean* 3-D error in millimetres (targets are metres). ``r2`` pools the three axes:
 ``1 - sum_i ||y_hat_i - y_i||^2 / sum_i ||y_i - mean_test(y)||^2`` (sklearn's ``variance_weighted``).
 ``median_mm`` is the median of the per-sample Euclidean errors: on random Push data the RMSE is dominated
-by the few frames where the arm hides the block, the median shows the typical frame.
+by the few frames where the arm hides the block, the median shows the typical frame. Where the dataset
+labels visibility (``object_visible``, the share of the block the camera sees), the object probe is
+also scored on the held-out frames where at least :data:`VISIBLE_MIN` of it is in sight: what a
+single-frame encoder can be asked to know.
 
 The ridge penalty is either fixed or chosen by cross-validation *within the training episodes*
 (:func:`select_alpha`, folds split by episode): one fixed penalty overfits wide or noisy latents (a
@@ -37,6 +40,10 @@ def _errors(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return rmse_mm, r2, median_mm
 
 
+VISIBLE_MIN = 0.5
+"""A frame counts as "object visible" when at least this share of the block is in the camera's sight."""
+
+
 def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
     """Ridge predictions ``(M, T)`` for ``xt``, one per alpha, sharing one standardisation and Gram matrix.
 
@@ -57,6 +64,7 @@ def fit_probe(
     test_latents: np.ndarray,
     test_targets: np.ndarray,
     alpha: float = 1.0,
+    test_subset: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Closed-form ridge regression from latents to targets, scored on held-out data.
 
@@ -68,7 +76,9 @@ def fit_probe(
     :param test_latents: ``(M, D)``
     :param test_targets: ``(M, T)`` in metres
     :param alpha: ridge penalty on the standardised weights (>= 0)
-    :return: ``rmse_mm``, ``r2``, ``median_mm`` of the probe and ``mean_rmse_mm``, ``mean_r2`` of the train-mean predictor
+    :param test_subset: optional bool ``(M,)``: also score the probe on these held-out samples only
+    :return: ``rmse_mm``, ``r2``, ``median_mm`` of the probe and ``mean_rmse_mm``, ``mean_r2`` of the train-mean
+        predictor; with ``test_subset`` also ``subset_rmse_mm``, ``subset_median_mm`` (NaN when it is empty)
     """
     if alpha < 0:
         raise ValueError(f"alpha must be >= 0 (got {alpha})")
@@ -77,9 +87,16 @@ def fit_probe(
     if len(x) != len(y) or len(xt) != len(yt) or x.shape[1] != xt.shape[1] or y.shape[1] != yt.shape[1]:
         raise ValueError(f"shape mismatch: train {x.shape}/{y.shape}, test {xt.shape}/{yt.shape}")
     y_mean = y.mean(axis=0)
-    rmse_mm, r2, median_mm = _errors(_ridge_predictions(x, y, xt, (alpha,))[0], yt)
+    pred = _ridge_predictions(x, y, xt, (alpha,))[0]
+    rmse_mm, r2, median_mm = _errors(pred, yt)
     mean_rmse_mm, mean_r2, _ = _errors(np.broadcast_to(y_mean, yt.shape), yt)
-    return {"rmse_mm": rmse_mm, "r2": r2, "median_mm": median_mm, "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
+    out = {"rmse_mm": rmse_mm, "r2": r2, "median_mm": median_mm, "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
+    if test_subset is not None:
+        sub = np.asarray(test_subset, dtype=bool)
+        if sub.shape != (len(yt),):
+            raise ValueError(f"test_subset must be a bool mask of shape ({len(yt)},); got {sub.shape}")
+        out["subset_rmse_mm"], _, out["subset_median_mm"] = _errors(pred[sub], yt[sub]) if sub.any() else (np.nan,) * 3
+    return out
 
 
 ALPHA_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-3, 5))  # 1e-3 .. 1e4
@@ -125,11 +142,15 @@ def probe_report(
     test_gripper: np.ndarray,
     alpha: float | None = 1.0,
     train_groups: np.ndarray | None = None,
+    test_visible: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Probe object and gripper positions (``(N, 3)`` metres each) from the same latents.
 
     :param alpha: ridge penalty; None chooses it per body with :func:`select_alpha` over ``train_groups``
     :param train_groups: ``(N,)`` episode ids of the training samples (needed when ``alpha`` is None)
+    :param test_visible: optional ``(M,)`` share of the object in sight per held-out sample (NaN: unknown); when
+        some are known, adds ``probe_object_visible_mm``, ``probe_object_visible_median_mm`` over the samples
+        with at least :data:`VISIBLE_MIN` in sight and ``visible_share``, the share of held-out samples that are
     :return: ``probe_object_mm``, ``probe_gripper_mm`` (RMSE), ``probe_object_median_mm``,
         ``probe_gripper_median_mm``, ``probe_object_r2``, ``probe_gripper_r2`` and the
         mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
@@ -138,11 +159,17 @@ def probe_report(
     if alpha is None and train_groups is None:
         raise ValueError("alpha=None (cross-validated) needs train_groups (episode id per training sample)")
     report: dict[str, float] = {}
+    visible = None
+    if test_visible is not None and np.isfinite(test_visible).any():
+        visible = np.nan_to_num(np.asarray(test_visible, dtype=np.float64), nan=0.0) >= VISIBLE_MIN  # (M,) bool
+        report["visible_share"] = float(visible.mean())
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
         a = alpha if alpha is not None else select_alpha(
             _as_2d(train_latents, "train_latents"), _as_2d(y_train, "train_targets"), np.asarray(train_groups)
         )
-        r = fit_probe(train_latents, y_train, test_latents, y_test, a)
+        r = fit_probe(train_latents, y_train, test_latents, y_test, a, test_subset=visible if body == "object" else None)
+        if "subset_rmse_mm" in r:
+            report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
         report[f"probe_{body}_alpha"] = a
         report[f"probe_{body}_mm"] = r["rmse_mm"]
         report[f"probe_{body}_r2"] = r["r2"]

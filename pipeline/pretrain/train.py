@@ -64,7 +64,8 @@ def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device:
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
     z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
     return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
-                        None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr])
+                        None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
+                        test_visible=a["object_visible"][te])
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
@@ -140,7 +141,8 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     write_json(tmp / "metrics.json", metrics)
     publish(tmp, out)
     if progress:
-        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median "
+        seen = f", {metrics['probe_object_visible_mm']:.1f} mm RMSE where visible" if "probe_object_visible_mm" in metrics else ""
+        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median{seen} "
               f"(mean predictor {metrics['mean_object_mm']:.1f}, "
               f"random init {metrics['random_object_mm']:.1f}), gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
     return metrics

@@ -16,8 +16,8 @@ from pipeline.io import write_json  # noqa: E402
 from pipeline.report.aggregate import VariantSummary  # noqa: E402
 from pipeline.report.stats import bootstrap_ci, iqm  # noqa: E402
 
-PROBE_KEYS = ("probe_object_mm", "probe_object_median_mm", "probe_gripper_mm", "probe_object_r2", "mean_object_mm",
-              "random_object_mm")
+PROBE_KEYS = ("probe_object_mm", "probe_object_median_mm", "probe_object_visible_mm", "probe_gripper_mm", "probe_object_r2",
+              "mean_object_mm", "random_object_mm")
 
 
 def _fmt(v: object, digits: int = 2) -> str:
@@ -39,14 +39,14 @@ def variant_table(rows: list[dict]) -> str:
 
 
 def encoder_table(encoders: list[dict], report_dir: Path, encoders_dir: Path) -> str:
-    head = ("| encoder | latent dim | object probe RMSE (mm) | object probe median (mm) | gripper probe RMSE (mm) | object R² "
-            "| mean predictor (mm) | random-init encoder (mm) | pictures |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| encoder | latent dim | object probe RMSE (mm) | object probe median (mm) | object RMSE where visible (mm) "
+            "| gripper probe RMSE (mm) | object R² | mean predictor (mm) | random-init encoder (mm) | pictures |")
+    lines = [head, "|" + "---|" * 10]
     for e in encoders:
         pics = sorted((encoders_dir / e["encoder"]).glob("*.png"))
         links = " ".join(f"[{p.stem}]({os.path.relpath(p, report_dir)})" for p in pics) or "—"
         lines.append(f"| {e['encoder']} | {_fmt(e.get('latent_dim'))} | {_fmt(e.get('probe_object_mm'), 1)} | "
-                     f"{_fmt(e.get('probe_object_median_mm'), 1)} | {_fmt(e.get('probe_gripper_mm'), 1)} | {_fmt(e.get('probe_object_r2'))} | {_fmt(e.get('mean_object_mm'), 1)} | "
+                     f"{_fmt(e.get('probe_object_median_mm'), 1)} | {_fmt(e.get('probe_object_visible_mm'), 1)} | {_fmt(e.get('probe_gripper_mm'), 1)} | {_fmt(e.get('probe_object_r2'))} | {_fmt(e.get('mean_object_mm'), 1)} | "
                      f"{_fmt(e.get('random_object_mm'), 1)} | {links} |")
     return "\n".join(lines)
 

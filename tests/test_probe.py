@@ -91,3 +91,15 @@ def test_visible_frames_are_scored_apart() -> None:
     assert r["visible_share"] == pytest.approx((visible[1500:] >= VISIBLE_MIN).mean())
     assert "probe_object_visible_mm" not in probe_report(lat[:1500], obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:],
                                                          test_visible=np.full(500, np.nan))
+
+
+def test_held_out_latents_outside_the_training_range_are_not_extrapolated() -> None:
+    """A dim that barely moved in training and jumps on a held-out sample must not blow up the read-out."""
+    rng = np.random.default_rng(3)
+    obj, grip = positions(600, rng)
+    still = rng.normal(scale=1e-4, size=(600, 1))  # e.g. a keypoint parked on a static corner
+    lat = np.concatenate([obj, grip, still], axis=1) @ np.diag(rng.uniform(1, 2, size=7))  # (N, 7)
+    lat[500:, 6] = 0.5  # ... that moves on held-out frames: 5000 training stds away
+    noisy_obj, noisy_grip = obj + rng.normal(scale=0.002, size=obj.shape), grip + rng.normal(scale=0.002, size=grip.shape)
+    r = probe_report(lat[:500], noisy_obj[:500], noisy_grip[:500], lat[500:], obj[500:], grip[500:], alpha=1e-6)
+    assert r["probe_object_mm"] < 5 and r["probe_gripper_mm"] < 5  # label noise gives the still dim a small weight

@@ -44,11 +44,21 @@ VISIBLE_MIN = 0.5
 """A frame counts as "object visible" when at least this share of the block is in the camera's sight."""
 
 
+EXTRAPOLATE = 0.25
+"""How far beyond its training range (as a share of that range) a held-out latent dim is read out."""
+
+
 def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
     """Ridge predictions ``(M, T)`` for ``xt``, one per alpha, sharing one standardisation and Gram matrix.
 
     Latents are standardised with the mean/std of ``x`` (constant dims -> 0); targets are centred on their mean.
+    ``xt`` is first clipped per dim to the range of ``x`` widened by :data:`EXTRAPOLATE` of it on each side:
+    the read-out extrapolates a little, not without bound. (A keypoint that sat still on every training frame
+    and moves on a held-out one would otherwise be amplified by its tiny training std into a read-out metres
+    off; seen on FetchReach, where it made a 12 mm-median gripper probe 296 mm RMSE, 34 mm with the clip.)
     """
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    xt = np.clip(xt, lo - EXTRAPOLATE * (hi - lo), hi + EXTRAPOLATE * (hi - lo))  # (M, D)
     mu, sd = x.mean(axis=0), x.std(axis=0)
     sd = np.where(sd > 1e-12, sd, np.inf)  # constant latent dims -> standardised to 0
     z, zt = (x - mu) / sd, (xt - mu) / sd

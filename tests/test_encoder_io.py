@@ -55,6 +55,18 @@ def test_round_trip(name: str, tmp_path: Path) -> None:
     assert not list((tmp_path / "enc").glob("*.tmp"))
 
 
+def test_keypoint_options_survive_the_round_trip(tmp_path: Path) -> None:
+    """Options that add no weights (tanh-capped logits) must come back from encoder.json, not from defaults."""
+    cfg = SMALL["spatial_ae"].model_copy(update={"softmax_logits": "tanh", "decoder": "gaussian"})
+    net = build_encoder("spatial_ae", cfg, SIZE).eval()
+    save_encoder(net, "spatial_ae", cfg, SIZE, CAMERA, "FetchPush-v4", tmp_path / "enc")
+    enc = load_encoder(tmp_path / "enc", device="cpu")
+    assert isinstance(enc.net.trunk.convs[-1], torch.nn.Tanh)
+    with torch.no_grad():
+        want = net.encode(torch.from_numpy(frames(3))).numpy()
+    np.testing.assert_allclose(enc.encode(frames(3)), want, rtol=1e-5, atol=1e-6)
+
+
 def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="encoder.json"):
         load_encoder(tmp_path / "nope")

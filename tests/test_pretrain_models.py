@@ -79,6 +79,21 @@ def test_gaussian_map_decoder_paints_at_the_keypoints() -> None:
     assert near(-0.5, 0.0) <= hot and near(0.5, 0.5) <= hot and paint[0, 0] < 1e-3 * paint.max()
 
 
+@pytest.mark.parametrize("logits", ["raw", "tanh"])
+def test_bounded_logits_keep_keypoint_maps_from_collapsing(logits: str) -> None:
+    """Grown keypoint-conv weights make raw maps one-hot on a single cell; tanh-capped maps stay spread."""
+    trunk = build_encoder("spatial_ae", SMALL["spatial_ae"].model_copy(update={"softmax_logits": logits}), SIZE).trunk.eval()
+    keypoint_conv = [m for m in trunk.convs if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        keypoint_conv.weight.mul_(1000.0)
+        att = trunk.softmax.attention(trunk.convs(frames(2).permute(0, 3, 1, 2).float() / 255.0))  # (B, K, h, w)
+    peak = att.flatten(2).max(dim=-1).values  # (B, K, h*w) -> (B, K) largest cell weight per map
+    if logits == "raw":
+        assert peak.median() > 0.99  # most maps put all their weight on one cell
+    else:
+        assert peak.max() < 0.2
+
+
 def test_frozen_is_frozen_and_seeded() -> None:
     a, b = build_encoder("frozen", SMALL["frozen"], SIZE), build_encoder("frozen", SMALL["frozen"], SIZE)
     a.train()

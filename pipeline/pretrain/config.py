@@ -49,6 +49,9 @@ class SpatialAEConfig(StrictModel):
     softmax_temperature: float = Field(
         0.1, gt=0.0, le=10.0, description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps."
     )
+    softmax_logits: Literal["raw", "tanh"] = Field(
+        "raw", description="raw: the keypoint conv feeds the spatial softmax as is; tanh: capped first, so maps cannot collapse onto one cell."
+    )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     fg_weight: float = Field(10.0, ge=0.0, le=1000.0, description="Extra loss weight on pixels differing from the median frame; 0 disables.")
     decoder: Literal["linear", "gaussian"] = Field(

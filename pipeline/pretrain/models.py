@@ -121,7 +121,8 @@ class KeypointTrunk(nn.Module):
     Output layout is ``[x_0..x_{K-1}, y_0..y_{K-1}]`` in [-1, 1] (see :class:`SpatialSoftmax`).
     """
 
-    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int, temperature: float = 0.1) -> None:
+    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int, temperature: float = 0.1,
+                 bounded_logits: bool = False) -> None:
         super().__init__()
         check_image_size(image_size)
         chans = [3, *channels]
@@ -131,6 +132,11 @@ class KeypointTrunk(nn.Module):
         for c_in, c_out in zip(chans[1:-1], chans[2:]):
             layers += [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
         layers.append(nn.Conv2d(chans[-1], num_keypoints, 3, 1, 1))
+        if bounded_logits:
+            # tanh caps the softmax logits: unbounded ones grew until each map was one-hot on a single cell of
+            # the 42x42 grid, so keypoints could only hop from cell to cell (~11 mm on the Push table); capped,
+            # a map saturates over the region it marks and its expected coordinate moves smoothly
+            layers.append(nn.Tanh())
         self.convs = nn.Sequential(*layers)
         side = conv_out_hw(image_size, 5, 2, 2)  # the 3x3 convs keep the size
         # a low initial temperature makes each map a sharp peak from the start: on 200 Push episodes the
@@ -190,7 +196,8 @@ class SpatialAutoencoder(nn.Module):
 
     def __init__(self, cfg: SpatialAEConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature,
+                                   bounded_logits=cfg.softmax_logits == "tanh")
         self.recon_size = cfg.recon_size
         self.latent_dim = 2 * cfg.num_keypoints
         if cfg.decoder == "gaussian":

@@ -82,6 +82,7 @@ def test_gaussian_map_decoder_paints_at_the_keypoints() -> None:
 @pytest.mark.parametrize("logits", ["raw", "tanh"])
 def test_bounded_logits_keep_keypoint_maps_from_collapsing(logits: str) -> None:
     """Grown keypoint-conv weights make raw maps one-hot on a single cell; tanh-capped maps stay spread."""
+    torch.manual_seed(0)
     trunk = build_encoder("spatial_ae", SMALL["spatial_ae"].model_copy(update={"softmax_logits": logits}), SIZE).trunk.eval()
     keypoint_conv = [m for m in trunk.convs if isinstance(m, torch.nn.Conv2d)][-1]
     with torch.no_grad():
@@ -91,7 +92,7 @@ def test_bounded_logits_keep_keypoint_maps_from_collapsing(logits: str) -> None:
     if logits == "raw":
         assert peak.median() > 0.99  # most maps put all their weight on one cell
     else:
-        assert peak.max() < 0.2
+        assert peak.median() < 0.05  # spread over every cell where the capped logit saturates
 
 
 def test_frozen_is_frozen_and_seeded() -> None:

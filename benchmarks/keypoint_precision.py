@@ -1,0 +1,72 @@
+"""How precisely a keypoint encoder's best keypoint tracks the block, and whether its softmax has collapsed.
+
+Run (repo root, venv active) on saved spatial_ae / supervised encoders and a labelled Push dataset::
+
+    python benchmarks/keypoint_precision.py --dataset data/dataset.zarr data/encoders/spatial_ae
+
+Per encoder: the keypoint whose (x, y) alone best predicts the block's position (ridge on training
+episodes, scored on held-out frames where the block is visible: RMSE and median, mm), and for that
+keypoint on held-out frames with the block in full view: the largest cell weight of its softmax map
+(median) and its distance to the nearest feature-grid cell centre, in cells (median). A collapsed
+softmax puts ~all weight on one cell and sits at ~0 cells from a centre; a continuous keypoint sits at
+~0.25 (the median of a uniform offset).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import pipeline  # noqa: F401  (MUJOCO_GL)
+from pipeline.collect.dataset import load_dataset
+from pipeline.config import Params
+from pipeline.encoders import load_encoder
+from pipeline.nets import frames_to_tensor
+from pipeline.params import read_yaml
+from pipeline.pretrain.data import split_episodes
+from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("encoders", nargs="+", type=Path, help="spatial_ae or supervised encoder directories")
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="the held-out split comes from here")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pre = Params.model_validate(read_yaml(args.params)).pretrain
+    a = load_dataset(args.dataset, ("frames", "object_pos", "object_visible", "episode")).arrays
+    train, test = split_episodes(a["episode"], pre.val_fraction, pre.seed)
+    train = train[:: max(1, len(train) // 6000)]  # the probe's training subsample
+    seen = a["object_visible"][test] >= VISIBLE_MIN
+    full = test[a["object_visible"][test] >= 0.99]
+    full = full[:: max(1, len(full) // 300)]
+    print(f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}")
+    for path in args.encoders:
+        trunk = load_encoder(path, device="cpu").net.trunk.eval()
+        with torch.no_grad():
+            z_tr, z_te = (trunk(frames_to_tensor(torch.from_numpy(a["frames"][i]))).numpy() for i in (train, test))  # (N, 2K)
+            maps = trunk.convs(frames_to_tensor(torch.from_numpy(a["frames"][full])))  # (M, K, h, w)
+            att = trunk.softmax.attention(maps).flatten(2)  # (M, K, h, w) -> (M, K, h*w)
+            coords = trunk.softmax(maps).numpy()  # (M, 2K)
+        k_all = z_tr.shape[1] // 2
+        scores = []
+        for k in range(k_all):
+            cols = [k, k_all + k]  # x_k, y_k
+            r = fit_probe(z_tr[:, cols], a["object_pos"][train], z_te[:, cols], a["object_pos"][test], 1e-3, test_subset=seen)
+            scores.append((r["subset_rmse_mm"], r["subset_median_mm"], k))
+        rmse, median, k = min(scores)
+        cell = 2.0 / (maps.shape[-1] - 1)  # grid spacing in [-1, 1] units
+        offset = ((coords[:, [k, k_all + k]] + 1.0) / cell) % 1.0
+        offset = np.minimum(offset, 1.0 - offset)  # (M, 2) distance to the nearest cell centre, per axis
+        peak = float(att[:, k].max(dim=-1).values.median())
+        print(f"{str(path):<40} {k:>8} {rmse:>13.1f} {median:>15.1f} {peak:>12.2f} {np.median(offset):>15.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,32 +14,20 @@ softmax puts ~all weight on one cell and sits at ~0 cells from a centre; a conti
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import torch
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
+from _encoder_cli import parse_encoder_args
 from pipeline.collect.dataset import load_dataset
-from pipeline.config import Params
 from pipeline.encoders import load_encoder
 from pipeline.nets import frames_to_tensor
-from pipeline.params import read_yaml
 from pipeline.pretrain.data import split_episodes
 from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("encoders", nargs="+", type=Path, help="spatial_ae or supervised encoder directories")
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="the held-out split comes from here")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    pre = Params.model_validate(read_yaml(args.params)).pretrain
+    args, pre = parse_encoder_args(__doc__)
     a = load_dataset(args.dataset, ("frames", "object_pos", "object_visible", "episode")).arrays
     train, test = split_episodes(a["episode"], pre.val_fraction, pre.seed)
     train = train[:: max(1, len(train) // 6000)]  # the probe's training subsample

@@ -11,29 +11,17 @@ encoder: object RMSE / median / RMSE where the block is visible, and gripper RMS
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import torch
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
-from pipeline.config import Params
+from _encoder_cli import parse_encoder_args
 from pipeline.encoders import load_encoder
-from pipeline.params import read_yaml
 from pipeline.pretrain.data import FrameDataModule
 from pipeline.pretrain.train import probe
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("encoders", nargs="+", type=Path, help="encoder directories (encoder.safetensors + encoder.json)")
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="split and probe settings come from here")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
-    args = parser.parse_args()
-    pre = Params.model_validate(read_yaml(args.params)).pretrain
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args, pre = parse_encoder_args(__doc__)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dm = FrameDataModule(args.dataset, pre.batch_size, pre.val_fraction, pre.seed)
     print(f"{'encoder':<40} {'object mm':>10} {'obj median':>11} {'obj visible':>12} {'visible share':>14} "

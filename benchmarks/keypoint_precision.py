@@ -24,25 +24,28 @@ from pipeline.encoders import load_encoder
 from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.data import split_episodes
 from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe
+from pipeline.pretrain.train import PROBE_FRAMES, _subsample, encode_all
 
 
 def main() -> None:
     args, pre = parse_encoder_args(__doc__)
     a = load_dataset(args.dataset, ("frames", "object_pos", "object_visible", "episode")).arrays
     train, test = split_episodes(a["episode"], pre.val_fraction, pre.seed)
-    train = train[:: max(1, len(train) // 6000)]  # the probe's training subsample
+    train, test = _subsample(train, PROBE_FRAMES), _subsample(test, PROBE_FRAMES)  # the frames the probe uses
     seen = a["object_visible"][test] >= VISIBLE_MIN
     full = test[a["object_visible"][test] >= 0.99]
     full = full[:: max(1, len(full) // 300)]
     print(f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}")
     for path in args.encoders:
-        trunk = load_encoder(path, device="cpu").net.trunk.eval()
+        net = load_encoder(path, device="cpu").net
+        trunk = net.trunk.eval()
+        k_all = trunk.num_keypoints
+        # both keypoint encoders' latents start with the 2K keypoint coordinates (supervised appends its 6 predictions)
+        z_tr, z_te = (encode_all(net, a["frames"][i], torch.device("cpu"))[:, : 2 * k_all] for i in (train, test))  # (N, 2K)
         with torch.no_grad():
-            z_tr, z_te = (trunk(frames_to_tensor(torch.from_numpy(a["frames"][i]))).numpy() for i in (train, test))  # (N, 2K)
             maps = trunk.convs(frames_to_tensor(torch.from_numpy(a["frames"][full])))  # (M, K, h, w)
             att = trunk.softmax.attention(maps).flatten(2)  # (M, K, h, w) -> (M, K, h*w)
             coords = trunk.softmax(maps).numpy()  # (M, 2K)
-        k_all = z_tr.shape[1] // 2
         scores = []
         for k in range(k_all):
             cols = [k, k_all + k]  # x_k, y_k

@@ -5,7 +5,7 @@ Run (repo root, venv active) on saved spatial_ae / supervised encoders and a lab
     python benchmarks/keypoint_precision.py --dataset data/dataset.zarr data/encoders/spatial_ae
 
 Per encoder: the keypoint whose (x, y) alone best predicts the block's position (ridge on training
-episodes, scored on held-out frames where the block is visible: RMSE and median, mm), and for that
+episodes where the block is visible, scored on held-out frames where it is: RMSE and median, mm), and for that
 keypoint on held-out frames with the block in full view: the largest cell weight of its softmax map
 (median) and its distance to the nearest feature-grid cell centre, in cells (median). A collapsed
 softmax puts ~all weight on one cell and sits at ~0 cells from a centre; a continuous keypoint sits at
@@ -33,6 +33,7 @@ def main() -> None:
     train, test = split_episodes(a["episode"], pre.val_fraction, pre.seed)
     train, test = _subsample(train, PROBE_FRAMES), _subsample(test, PROBE_FRAMES)  # the frames the probe uses
     seen = a["object_visible"][test] >= VISIBLE_MIN
+    fit_on = train[a["object_visible"][train] >= VISIBLE_MIN]  # fit where the block is visible too, as the probe does
     full = test[a["object_visible"][test] >= 0.99]
     full = full[:: max(1, len(full) // 300)]
     print(f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}")
@@ -41,7 +42,7 @@ def main() -> None:
         trunk = net.trunk.eval()
         k_all = trunk.num_keypoints
         # both keypoint encoders' latents start with the 2K keypoint coordinates (supervised appends its 6 predictions)
-        z_tr, z_te = (encode_all(net, a["frames"][i], torch.device("cpu"))[:, : 2 * k_all] for i in (train, test))  # (N, 2K)
+        z_tr, z_te = (encode_all(net, a["frames"][i], torch.device("cpu"))[:, : 2 * k_all] for i in (fit_on, test))  # (N, 2K)
         with torch.no_grad():
             maps = trunk.convs(frames_to_tensor(torch.from_numpy(a["frames"][full])))  # (M, K, h, w)
             att = trunk.softmax.attention(maps).flatten(2)  # (M, K, h, w) -> (M, K, h*w)
@@ -49,7 +50,7 @@ def main() -> None:
         scores = []
         for k in range(k_all):
             cols = [k, k_all + k]  # x_k, y_k
-            r = fit_probe(z_tr[:, cols], a["object_pos"][train], z_te[:, cols], a["object_pos"][test], 1e-3, test_subset=seen)
+            r = fit_probe(z_tr[:, cols], a["object_pos"][fit_on], z_te[:, cols], a["object_pos"][test], 1e-3, test_subset=seen)
             scores.append((r["subset_rmse_mm"], r["subset_median_mm"], k))
         rmse, median, k = min(scores)
         cell = 2.0 / (maps.shape[-1] - 1)  # grid spacing in [-1, 1] units

@@ -93,6 +93,28 @@ def test_visible_frames_are_scored_apart() -> None:
                                                          test_visible=np.full(500, np.nan))
 
 
+def test_visible_probe_is_fit_on_visible_training_frames() -> None:
+    """Hidden training frames, whose latents cannot know where the object is, must not pull the visible fit."""
+    rng = np.random.default_rng(4)
+    obj, grip = positions(3000, rng)
+    visible = rng.uniform(size=3000)
+    hidden = visible < VISIBLE_MIN
+    lat = np.concatenate([obj, grip], axis=1) @ rng.normal(size=(6, 10))  # (N, 6) @ (6, 10) -> (N, 10)
+    lat[hidden] = rng.normal(scale=lat.std(axis=0), size=(int(hidden.sum()), 10))  # hidden: the latent is noise
+    args = (lat[:2000], obj[:2000], grip[:2000], lat[2000:], obj[2000:], grip[2000:])
+    groups = np.arange(2000) // 50
+    fit_all = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:])
+    fit_seen = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=visible[:2000])
+    assert fit_all["probe_object_visible_mm"] > 10  # the outliers bias the shared fit
+    assert fit_seen["probe_object_visible_mm"] < 1  # the visible fit recovers the exact map
+    assert fit_seen["probe_object_mm"] == fit_all["probe_object_mm"]  # the all-frame probe is unchanged
+    # too few visible training frames: falls back to the fit on all of them
+    few = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=np.zeros(2000))
+    assert few["probe_object_visible_mm"] == pytest.approx(fit_all["probe_object_visible_mm"])
+    with pytest.raises(ValueError, match="train_visible"):
+        probe_report(*args, alpha=1.0, test_visible=visible[2000:], train_visible=visible[:1000])
+
+
 def test_held_out_latents_outside_the_training_range_are_not_extrapolated() -> None:
     """A dim that barely moved in training and jumps on a held-out sample must not blow up the read-out."""
     rng = np.random.default_rng(3)

@@ -5,9 +5,11 @@ root-mean-square *Euclidean* 3-D error in millimetres (targets are metres). ``r2
 ``1 - sum_i ||y_hat_i - y_i||^2 / sum_i ||y_i - mean_test(y)||^2`` (sklearn's ``variance_weighted``).
 ``median_mm`` is the median of the per-sample Euclidean errors: on random Push data the RMSE is dominated
 by the few frames where the arm hides the block, the median shows the typical frame. Where the dataset
-labels visibility (``object_visible``, the share of the block the camera sees), the object probe is
-also scored on the held-out frames where at least :data:`VISIBLE_MIN` of it is in sight: what a
-single-frame encoder can be asked to know.
+labels visibility (``object_visible``, the share of the block the camera sees), a second object probe
+is fit on the training frames where at least :data:`VISIBLE_MIN` of it is in sight and scored on the
+held-out frames where it is: what a single-frame encoder can be asked to know. (Fit on all frames, the
+hidden ones, whose latents cannot know where the block is, act as outliers in the least-squares fit and
+cost the visible frames precision: 11.3 vs 9.0 mm for one spatial autoencoder.)
 
 The ridge penalty is either fixed or chosen by cross-validation *within the training episodes*
 (:func:`select_alpha`, folds split by episode): one fixed penalty overfits wide or noisy latents (a
@@ -143,6 +145,13 @@ def select_alpha(
     return float(max(a for a, e in zip(alphas, sse) if e <= best * (1 + 1e-9)))
 
 
+def _visible_mask(share: np.ndarray | None) -> np.ndarray | None:
+    """``(N,)`` bool: at least :data:`VISIBLE_MIN` in sight (NaN, unknown, counts as not); None when nothing is known."""
+    if share is None or not np.isfinite(share).any():
+        return None
+    return np.nan_to_num(np.asarray(share, dtype=np.float64), nan=0.0) >= VISIBLE_MIN
+
+
 def probe_report(
     train_latents: np.ndarray,
     train_object: np.ndarray,
@@ -153,6 +162,7 @@ def probe_report(
     alpha: float | None = 1.0,
     train_groups: np.ndarray | None = None,
     test_visible: np.ndarray | None = None,
+    train_visible: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Probe object and gripper positions (``(N, 3)`` metres each) from the same latents.
 
@@ -160,30 +170,41 @@ def probe_report(
     :param train_groups: ``(N,)`` episode ids of the training samples (needed when ``alpha`` is None)
     :param test_visible: optional ``(M,)`` share of the object in sight per held-out sample (NaN: unknown); when
         some are known, adds ``probe_object_visible_mm``, ``probe_object_visible_median_mm`` over the samples
-        with at least :data:`VISIBLE_MIN` in sight and ``visible_share``, the share of held-out samples that are
+        with at least :data:`VISIBLE_MIN` in sight and ``visible_share``, the share of held-out samples that are visible
+    :param train_visible: ``(N,)`` the same for the training samples; with ``test_visible``, the visible-frame
+        object probe is its own fit on the visible training samples (penalty ``probe_object_visible_alpha``);
+        without it (or with too few visible training samples), the probe fit on all training samples is scored there
     :return: ``probe_object_mm``, ``probe_gripper_mm`` (RMSE), ``probe_object_median_mm``,
         ``probe_gripper_median_mm``, ``probe_object_r2``, ``probe_gripper_r2`` and the
         mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
-        and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha``
+        and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha`` (``probe_object_visible_alpha``)
     """
     if alpha is None and train_groups is None:
         raise ValueError("alpha=None (cross-validated) needs train_groups (episode id per training sample)")
+    x, xt = _as_2d(train_latents, "train_latents"), _as_2d(test_latents, "test_latents")
+    groups = np.asarray(train_groups) if train_groups is not None else None
     report: dict[str, float] = {}
-    visible = None
-    if test_visible is not None and np.isfinite(test_visible).any():
-        visible = np.nan_to_num(np.asarray(test_visible, dtype=np.float64), nan=0.0) >= VISIBLE_MIN  # (M,) bool
-        report["visible_share"] = float(visible.mean())
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
-        a = alpha if alpha is not None else select_alpha(
-            _as_2d(train_latents, "train_latents"), _as_2d(y_train, "train_targets"), np.asarray(train_groups)
-        )
-        r = fit_probe(train_latents, y_train, test_latents, y_test, a, test_subset=visible if body == "object" else None)
-        if "subset_rmse_mm" in r:
-            report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
+        a = alpha if alpha is not None else select_alpha(x, _as_2d(y_train, "train_targets"), groups)
+        r = fit_probe(x, y_train, xt, y_test, a)
         report[f"probe_{body}_alpha"] = a
         report[f"probe_{body}_mm"] = r["rmse_mm"]
         report[f"probe_{body}_r2"] = r["r2"]
         report[f"probe_{body}_median_mm"] = r["median_mm"]
         report[f"mean_{body}_mm"] = r["mean_rmse_mm"]
         report[f"mean_{body}_r2"] = r["mean_r2"]
+    seen = _visible_mask(test_visible)
+    if seen is None:
+        return report
+    report["visible_share"] = float(seen.mean())
+    fit_on = _visible_mask(train_visible)
+    if fit_on is not None and fit_on.shape != (len(x),):
+        raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
+    if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
+        fit_on = np.ones(len(x), dtype=bool)  # too few visible training samples (or none labelled): fit on all
+    y = _as_2d(train_object, "train_targets")[fit_on]
+    a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])
+    r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
+    report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
+    report["probe_object_visible_alpha"] = a
     return report

@@ -65,7 +65,7 @@ def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device:
     z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
     return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
                         None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
-                        test_visible=a["object_visible"][te])
+                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr])
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:

@@ -200,10 +200,12 @@ def probe_report(
     fit_on = _visible_mask(train_visible)
     if fit_on is not None and fit_on.shape != (len(x),):
         raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
+    y = _as_2d(train_object, "train_targets")
     if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
-        fit_on = np.ones(len(x), dtype=bool)  # too few visible training samples (or none labelled): fit on all
-    y = _as_2d(train_object, "train_targets")[fit_on]
-    a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])
+        fit_on, a = np.ones(len(x), dtype=bool), report["probe_object_alpha"]  # too few visible (or none labelled): the all-frame fit
+    else:
+        a = alpha if alpha is not None else select_alpha(x[fit_on], y[fit_on], groups[fit_on])
+    y = y[fit_on]
     r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
     report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
     report["probe_object_visible_alpha"] = a

@@ -6,7 +6,8 @@ Run (repo root, venv active), e.g. after a dataset was recollected with new labe
 
 The split (held-out episodes) and the ridge penalty come from ``pretrain`` in ``--params``, as in training, so
 an encoder probed on the dataset it was trained on is scored on the episodes it never saw. Prints one row per
-encoder: object RMSE / median / RMSE and median where the block is visible, and gripper RMSE / median (mm).
+encoder: object RMSE / median / RMSE and median where the block is visible, gripper RMSE / median, and the
+nonlinear (MLP) probe's object RMSE, RMSE and median where visible, and gripper RMSE (mm).
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ def main() -> None:
     args, pre = parse_encoder_args(__doc__)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dm = FrameDataModule(args.dataset, pre.batch_size, pre.val_fraction, pre.seed)
-    print(f"{'encoder':<40} {'object mm':>10} {'obj median':>11} {'obj visible':>12} {'vis median':>11} {'visible share':>14} "
-          f"{'gripper mm':>11} {'grip median':>12}")
+    cols = [("object mm", "probe_object_mm"), ("obj median", "probe_object_median_mm"),
+            ("obj visible", "probe_object_visible_mm"), ("vis median", "probe_object_visible_median_mm"),
+            ("visible share", "visible_share"), ("gripper mm", "probe_gripper_mm"), ("grip median", "probe_gripper_median_mm"),
+            ("MLP object", "probe_object_mlp_mm"), ("MLP obj vis", "probe_object_visible_mlp_mm"),
+            ("MLP vis med", "probe_object_visible_mlp_median_mm"), ("MLP gripper", "probe_gripper_mlp_mm")]
+    print(f"{'encoder':<40}" + "".join(f" {title:>13}" for title, _ in cols))
     for path in args.encoders:
         m = probe(load_encoder(path, device=device).net, dm, pre.probe_ridge, device)
-        nan = float("nan")
-        print(f"{str(path):<40} {m['probe_object_mm']:>10.1f} {m['probe_object_median_mm']:>11.1f} "
-              f"{m.get('probe_object_visible_mm', nan):>12.1f} {m.get('probe_object_visible_median_mm', nan):>11.1f} "
-              f"{m.get('visible_share', nan):>14.2f} "
-              f"{m['probe_gripper_mm']:>11.1f} {m['probe_gripper_median_mm']:>12.1f}", flush=True)
+        print(f"{str(path):<40}" + "".join(f" {m.get(key, float('nan')):>13.{3 if key == 'visible_share' else 1}f}" for _, key in cols),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
     assert z.shape == (5, enc.latent_dim) and z.dtype == np.float32 and np.array_equal(z, enc.encode(frames))
     assert enc.image_size == 32 and enc.camera["name"] == "workspace" and enc.env_id == "FetchPush-v4"
     saved = json.loads((out / "metrics.json").read_text())
-    for key in ("probe_object_mm", "probe_object_median_mm", "probe_gripper_mm", "probe_object_r2", "mean_object_mm", "random_object_mm"):
+    for key in ("probe_object_mm", "probe_object_median_mm", "probe_gripper_mm", "probe_object_r2", "mean_object_mm", "random_object_mm",
+                "probe_object_mlp_mm", "probe_gripper_mlp_mm", "random_object_mlp_mm"):
         assert np.isfinite(saved[key]) and saved[key] == pytest.approx(metrics[key])
     assert 0 < saved["visible_share"] <= 1 and "probe_object_visible_mm" in saved  # the dataset labels visibility
     if name in ("vae", "spatial_ae"):

@@ -15,6 +15,8 @@ The ridge penalty is either fixed or chosen by cross-validation *within the trai
 (:func:`select_alpha`, folds split by episode): one fixed penalty overfits wide or noisy latents (a
 512-D frozen ResNet, many idle keypoints) and over-shrinks narrow exact ones, and the held-out episodes
 must not choose it.
+
+``probe_report(..., mlp=True)`` adds the nonlinear probe of :mod:`pipeline.pretrain.mlp_probe` beside each fit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _as_2d(a: np.ndarray, name: str) -> np.ndarray:
+def as_2d(a: np.ndarray, name: str) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]  # (N,) -> (N, 1)
@@ -50,20 +52,41 @@ EXTRAPOLATE = 0.25
 """How far beyond its training range (as a share of that range) a held-out latent dim is read out."""
 
 
-def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
-    """Ridge predictions ``(M, T)`` for ``xt``, one per alpha, sharing one standardisation and Gram matrix.
+def standardise(x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training latents ``x`` ``(N, D)`` and held-out ``xt`` ``(M, D)`` standardised with the mean/std of ``x``.
 
-    Latents are standardised with the mean/std of ``x`` (constant dims -> 0); targets are centred on their mean.
-    ``xt`` is first clipped per dim to the range of ``x`` widened by :data:`EXTRAPOLATE` of it on each side:
-    the read-out extrapolates a little, not without bound. (A keypoint that sat still on every training frame
-    and moves on a held-out one would otherwise be amplified by its tiny training std into a read-out metres
-    off; seen on FetchReach, where it made a 12 mm-median gripper probe 296 mm RMSE, 34 mm with the clip.)
+    Constant dims go to 0. ``xt`` is first clipped per dim to the range of ``x`` widened by :data:`EXTRAPOLATE`
+    of it on each side: a probe extrapolates a little, not without bound. (A keypoint that sat still on every
+    training frame and moves on a held-out one would otherwise be amplified by its tiny training std into a
+    read-out metres off; seen on FetchReach, where it made a 12 mm-median gripper probe 296 mm RMSE, 34 mm with
+    the clip.)
     """
     lo, hi = x.min(axis=0), x.max(axis=0)
     xt = np.clip(xt, lo - EXTRAPOLATE * (hi - lo), hi + EXTRAPOLATE * (hi - lo))  # (M, D)
     mu, sd = x.mean(axis=0), x.std(axis=0)
     sd = np.where(sd > 1e-12, sd, np.inf)  # constant latent dims -> standardised to 0
-    z, zt = (x - mu) / sd, (xt - mu) / sd
+    return (x - mu) / sd, (xt - mu) / sd
+
+
+def score(pred: np.ndarray, y: np.ndarray, subset: np.ndarray | None) -> dict[str, float]:
+    """``rmse_mm``, ``r2``, ``median_mm`` of predictions ``(M, T)`` against ``y`` (metres); with a bool ``subset``
+    ``(M,)`` also ``subset_rmse_mm``, ``subset_median_mm`` over those samples (NaN when it is empty)."""
+    rmse_mm, r2, median_mm = _errors(pred, y)
+    out = {"rmse_mm": rmse_mm, "r2": r2, "median_mm": median_mm}
+    if subset is not None:
+        sub = np.asarray(subset, dtype=bool)
+        if sub.shape != (len(y),):
+            raise ValueError(f"test_subset must be a bool mask of shape ({len(y)},); got {sub.shape}")
+        out["subset_rmse_mm"], _, out["subset_median_mm"] = _errors(pred[sub], y[sub]) if sub.any() else (np.nan,) * 3
+    return out
+
+
+def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
+    """Ridge predictions ``(M, T)`` for ``xt``, one per alpha, sharing one :func:`standardise` and Gram matrix.
+
+    Targets are centred on their training mean.
+    """
+    z, zt = standardise(x, xt)
     y_mean = y.mean(axis=0)
     gram, rhs = z.T @ z, z.T @ (y - y_mean)  # (D, N) @ (N, D) -> (D, D); (D, N) @ (N, T) -> (D, T)
     eye = np.eye(z.shape[1])
@@ -94,21 +117,14 @@ def fit_probe(
     """
     if alpha < 0:
         raise ValueError(f"alpha must be >= 0 (got {alpha})")
-    x, y = _as_2d(train_latents, "train_latents"), _as_2d(train_targets, "train_targets")
-    xt, yt = _as_2d(test_latents, "test_latents"), _as_2d(test_targets, "test_targets")
+    x, y = as_2d(train_latents, "train_latents"), as_2d(train_targets, "train_targets")
+    xt, yt = as_2d(test_latents, "test_latents"), as_2d(test_targets, "test_targets")
     if len(x) != len(y) or len(xt) != len(yt) or x.shape[1] != xt.shape[1] or y.shape[1] != yt.shape[1]:
         raise ValueError(f"shape mismatch: train {x.shape}/{y.shape}, test {xt.shape}/{yt.shape}")
     y_mean = y.mean(axis=0)
     pred = _ridge_predictions(x, y, xt, (alpha,))[0]
-    rmse_mm, r2, median_mm = _errors(pred, yt)
     mean_rmse_mm, mean_r2, _ = _errors(np.broadcast_to(y_mean, yt.shape), yt)
-    out = {"rmse_mm": rmse_mm, "r2": r2, "median_mm": median_mm, "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
-    if test_subset is not None:
-        sub = np.asarray(test_subset, dtype=bool)
-        if sub.shape != (len(yt),):
-            raise ValueError(f"test_subset must be a bool mask of shape ({len(yt)},); got {sub.shape}")
-        out["subset_rmse_mm"], _, out["subset_median_mm"] = _errors(pred[sub], yt[sub]) if sub.any() else (np.nan,) * 3
-    return out
+    return {**score(pred, yt, test_subset), "mean_rmse_mm": mean_rmse_mm, "mean_r2": mean_r2}
 
 
 ALPHA_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-3, 5))  # 1e-3 .. 1e4
@@ -163,6 +179,7 @@ def probe_report(
     train_groups: np.ndarray | None = None,
     test_visible: np.ndarray | None = None,
     train_visible: np.ndarray | None = None,
+    mlp: bool = False,
 ) -> dict[str, float]:
     """Probe object and gripper positions (``(N, 3)`` metres each) from the same latents.
 
@@ -178,14 +195,17 @@ def probe_report(
         ``probe_gripper_median_mm``, ``probe_object_r2``, ``probe_gripper_r2`` and the
         mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
         and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha`` (``probe_object_visible_alpha``)
+    :param mlp: also fit the nonlinear probe of :mod:`mlp_probe` (needs ``train_groups``): the same keys with
+        ``mlp`` after the body, e.g. ``probe_object_mlp_mm``, ``probe_object_mlp_median_mm``, ``probe_object_visible_mlp_mm``
     """
-    if alpha is None and train_groups is None:
-        raise ValueError("alpha=None (cross-validated) needs train_groups (episode id per training sample)")
-    x, xt = _as_2d(train_latents, "train_latents"), _as_2d(test_latents, "test_latents")
+    if (alpha is None or mlp) and train_groups is None:
+        raise ValueError("alpha=None (cross-validated) and mlp=True need train_groups (episode id per training sample)")
+    from pipeline.pretrain.mlp_probe import fit_mlp_probe  # here, not at the top: mlp_probe imports this module
+    x, xt = as_2d(train_latents, "train_latents"), as_2d(test_latents, "test_latents")
     groups = np.asarray(train_groups) if train_groups is not None else None
     report: dict[str, float] = {}
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
-        a = alpha if alpha is not None else select_alpha(x, _as_2d(y_train, "train_targets"), groups)
+        a = alpha if alpha is not None else select_alpha(x, as_2d(y_train, "train_targets"), groups)
         r = fit_probe(x, y_train, xt, y_test, a)
         report[f"probe_{body}_alpha"] = a
         report[f"probe_{body}_mm"] = r["rmse_mm"]
@@ -193,6 +213,9 @@ def probe_report(
         report[f"probe_{body}_median_mm"] = r["median_mm"]
         report[f"mean_{body}_mm"] = r["mean_rmse_mm"]
         report[f"mean_{body}_r2"] = r["mean_r2"]
+        if mlp:
+            m = fit_mlp_probe(x, y_train, xt, y_test, groups)
+            report[f"probe_{body}_mlp_mm"], report[f"probe_{body}_mlp_median_mm"] = m["rmse_mm"], m["median_mm"]
     seen = _visible_mask(test_visible)
     if seen is None:
         return report
@@ -200,7 +223,7 @@ def probe_report(
     fit_on = _visible_mask(train_visible)
     if fit_on is not None and fit_on.shape != (len(x),):
         raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
-    y = _as_2d(train_object, "train_targets")
+    y = as_2d(train_object, "train_targets")
     if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
         fit_on, a = np.ones(len(x), dtype=bool), report["probe_object_alpha"]  # too few visible (or none labelled): the all-frame fit
     else:
@@ -209,4 +232,7 @@ def probe_report(
     r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
     report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
     report["probe_object_visible_alpha"] = a
+    if mlp:
+        m = fit_mlp_probe(x[fit_on], y, xt, test_object, groups[fit_on], test_subset=seen)
+        report["probe_object_visible_mlp_mm"], report["probe_object_visible_mlp_median_mm"] = m["subset_rmse_mm"], m["subset_median_mm"]
     return report

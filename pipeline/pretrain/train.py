@@ -25,7 +25,7 @@ from pipeline.pretrain.models import build_encoder
 from pipeline.pretrain.pictures import keypoints, reconstructions
 from pipeline.pretrain.probe import probe_report
 
-PROBE_FRAMES = 6000  # frames per split used to fit/evaluate the probe (subsampled evenly)
+PROBE_FRAMES = 30_000  # frames per split used to fit/evaluate the probes (subsampled evenly; the study dataset fits whole)
 
 
 class PretrainError(ValueError):
@@ -55,17 +55,18 @@ def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, b
     return np.concatenate(out)
 
 
-def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device) -> dict[str, float]:
-    """Ridge probe from latents to object/gripper positions: fit on training episodes, score held-out ones.
+def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device, mlp: bool = True) -> dict[str, float]:
+    """Ridge (and MLP) probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
 
     :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
+    :param mlp: also the nonlinear probe (:mod:`pipeline.pretrain.mlp_probe`)
     """
     a = dm.data.arrays
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
     z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
     return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
                         None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
-                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr])
+                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr], mlp=mlp)
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
@@ -133,7 +134,8 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     torch.manual_seed(pre.seed + 1)
     random_net = build_encoder(name, {**block.model_dump(), **({"init": "random"} if name == "frozen" else {})}, size)
     rand = probe(random_net, dm, pre.probe_ridge, device)
-    metrics.update({"random_object_mm": rand["probe_object_mm"], "random_gripper_mm": rand["probe_gripper_mm"]})
+    metrics.update({"random_object_mm": rand["probe_object_mm"], "random_gripper_mm": rand["probe_gripper_mm"],
+                    "random_object_mlp_mm": rand["probe_object_mlp_mm"]})
     sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]
     net_cpu = loaded.net.to("cpu")
     reconstructions(net_cpu, sample, tmp / "reconstructions.png")
@@ -143,6 +145,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     if progress:
         seen = f", {metrics['probe_object_visible_mm']:.1f} mm RMSE where visible" if "probe_object_visible_mm" in metrics else ""
         print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median{seen} "
-              f"(mean predictor {metrics['mean_object_mm']:.1f}, "
-              f"random init {metrics['random_object_mm']:.1f}), gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
+              f"(mean predictor {metrics['mean_object_mm']:.1f}, random init {metrics['random_object_mm']:.1f}); "
+              f"MLP probe {metrics['probe_object_mlp_mm']:.1f} mm (random init {metrics['random_object_mlp_mm']:.1f}); "
+              f"gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
     return metrics

@@ -7,8 +7,9 @@ Run (repo root, venv active), on a Push dataset of >= 200 episodes at 84 px, def
         --encoders supervised spatial_ae vae --steps 250 1000
 
 Prints one row per (encoder, budget): optimiser steps, frames/s, seconds, object probe RMSE and median
-error, object RMSE over the held-out frames where the block is in sight, gripper probe RMSE (mm) on
-held-out episodes, the mean-predictor and random-init references.
+error, object RMSE over the held-out frames where the block is in sight, gripper probe RMSE, the MLP
+probe's object RMSE over all and over visible frames (mm) on held-out episodes, and the mean-predictor
+and random-init (ridge and MLP) references.
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ def main() -> None:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
     print(f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, camera {attrs['camera']['name']}; device {device}")
     print(f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} {'obj visible':>12} "
-          f"{'gripper mm':>11} "
-          f"{'mean mm':>8} {'random mm':>10}")
+          f"{'gripper mm':>11} {'MLP object':>11} {'MLP obj vis':>12} {'mean mm':>8} {'random mm':>10} {'random MLP':>11}")
     for name in args.encoders:
         for steps in args.steps:
             with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +54,9 @@ def main() -> None:
             fps = m.get("train_frames_per_s", float("nan"))
             print(f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "
                   f"{m['probe_object_median_mm']:>11.1f} {m.get('probe_object_visible_mm', float('nan')):>12.1f} "
-                  f"{m['probe_gripper_mm']:>11.1f} {m['mean_object_mm']:>8.1f} {m['random_object_mm']:>10.1f}", flush=True)
+                  f"{m['probe_gripper_mm']:>11.1f} {m['probe_object_mlp_mm']:>11.1f} "
+                  f"{m.get('probe_object_visible_mlp_mm', float('nan')):>12.1f} {m['mean_object_mm']:>8.1f} "
+                  f"{m['random_object_mm']:>10.1f} {m['random_object_mlp_mm']:>11.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -55,18 +55,17 @@ def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, b
     return np.concatenate(out)
 
 
-def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device, mlp: bool = True) -> dict[str, float]:
-    """Ridge (and MLP) probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
+def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device) -> dict[str, float]:
+    """Ridge and MLP probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
 
     :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
-    :param mlp: also the nonlinear probe (:mod:`pipeline.pretrain.mlp_probe`)
     """
     a = dm.data.arrays
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
     z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
     return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
                         None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
-                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr], mlp=mlp)
+                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr], mlp=True)
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:

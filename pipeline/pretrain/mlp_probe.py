@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.pretrain.data import split_episodes
 from pipeline.pretrain.probe import as_2d, score, standardise
 
 MLP_HIDDEN = 256
@@ -32,15 +33,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _split_groups(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Bool ``(N,)``: samples of the ``share`` of groups kept for early stopping (none when there is one group)."""
-    ids = np.unique(groups)
-    if len(ids) < 2:
-        return np.zeros(len(groups), dtype=bool)
-    n_val = min(max(1, int(round(share * len(ids)))), len(ids) - 1)
-    return np.isin(groups, np.random.default_rng(seed).choice(ids, size=n_val, replace=False))
 
 
 def fit_mlp_probe(
@@ -78,7 +70,9 @@ def fit_mlp_probe(
         raise ValueError(f"shape mismatch: train {x.shape}/{y.shape}/groups {groups.shape}, test {xt.shape}/{yt.shape}")
     z, zt = standardise(x, xt)
     y_mu, y_sd = y.mean(axis=0), np.maximum(y.std(axis=0), 1e-6)
-    stop = _split_groups(groups, stop_share, seed)
+    stop = np.zeros(len(groups), dtype=bool)  # early-stopping samples: whole training episodes (none if only one)
+    if len(np.unique(groups)) > 1:
+        stop[split_episodes(groups, stop_share, seed)[1]] = True
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     z_fit, y_fit = as_t(z[~stop]), as_t((y[~stop] - y_mu) / y_sd)
     z_stop, y_stop = as_t(z[stop]), as_t((y[stop] - y_mu) / y_sd)

@@ -203,10 +203,16 @@ def probe_report(
     from pipeline.pretrain.mlp_probe import fit_mlp_probe  # here, not at the top: mlp_probe imports this module
     x, xt = as_2d(train_latents, "train_latents"), as_2d(test_latents, "test_latents")
     groups = np.asarray(train_groups) if train_groups is not None else None
+    seen = _visible_mask(test_visible)
+    fit_on = _visible_mask(train_visible) if seen is not None else None
+    if fit_on is not None and fit_on.shape != (len(x),):
+        raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
     report: dict[str, float] = {}
+    all_frame_fit: dict[str, dict[str, float]] = {}  # the all-frame object fits (ridge, mlp), scored on the visible subset too
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
+        subset = seen if body == "object" else None
         a = alpha if alpha is not None else select_alpha(x, as_2d(y_train, "train_targets"), groups)
-        r = fit_probe(x, y_train, xt, y_test, a)
+        r = fit_probe(x, y_train, xt, y_test, a, test_subset=subset)
         report[f"probe_{body}_alpha"] = a
         report[f"probe_{body}_mm"] = r["rmse_mm"]
         report[f"probe_{body}_r2"] = r["r2"]
@@ -214,25 +220,23 @@ def probe_report(
         report[f"mean_{body}_mm"] = r["mean_rmse_mm"]
         report[f"mean_{body}_r2"] = r["mean_r2"]
         if mlp:
-            m = fit_mlp_probe(x, y_train, xt, y_test, groups)
+            m = fit_mlp_probe(x, y_train, xt, y_test, groups, test_subset=subset)
             report[f"probe_{body}_mlp_mm"], report[f"probe_{body}_mlp_median_mm"] = m["rmse_mm"], m["median_mm"]
-    seen = _visible_mask(test_visible)
+        if body == "object":
+            all_frame_fit = {"ridge": r, **({"mlp": m} if mlp else {})}
     if seen is None:
         return report
     report["visible_share"] = float(seen.mean())
-    fit_on = _visible_mask(train_visible)
-    if fit_on is not None and fit_on.shape != (len(x),):
-        raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
-    y = as_2d(train_object, "train_targets")
     if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
-        fit_on, a = np.ones(len(x), dtype=bool), report["probe_object_alpha"]  # too few visible (or none labelled): the all-frame fit
+        # too few visible training frames (or none labelled): the all-frame fit, scored where the object is visible
+        r, m, a = all_frame_fit["ridge"], all_frame_fit.get("mlp"), report["probe_object_alpha"]
     else:
-        a = alpha if alpha is not None else select_alpha(x[fit_on], y[fit_on], groups[fit_on])
-    y = y[fit_on]
-    r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
+        y = as_2d(train_object, "train_targets")[fit_on]
+        a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])
+        r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
+        m = fit_mlp_probe(x[fit_on], y, xt, test_object, groups[fit_on], test_subset=seen) if mlp else None
     report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
     report["probe_object_visible_alpha"] = a
-    if mlp:
-        m = fit_mlp_probe(x[fit_on], y, xt, test_object, groups[fit_on], test_subset=seen)
+    if m is not None:
         report["probe_object_visible_mlp_mm"], report["probe_object_visible_mlp_median_mm"] = m["subset_rmse_mm"], m["subset_median_mm"]
     return report

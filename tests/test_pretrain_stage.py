@@ -158,5 +158,9 @@ def test_checkpoint_of_another_architecture_is_not_resumed(tmp_path: Path, tiny_
     fp = json.loads(fp_file.read_text())
     fp_file.write_text(json.dumps({**fp, "architecture": "an older net"}))
     pretrain_encoder(params, "supervised", progress=True)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "starting over" in out and "resuming" not in out
+    # probing says what it does, and shows a progress bar while it encodes the frames
+    assert "probe supervised: fitting ridge and MLP probes" in out and "probe supervised (random init): fitting" in out
+    assert "probe supervised: encode" in captured.err

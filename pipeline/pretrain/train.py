@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from tqdm import tqdm
 
 from pipeline.collect.dataset import DatasetError, open_dataset
 from pipeline.config import Params
@@ -44,25 +45,32 @@ def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
     return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
 
 
-def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
-    """Latents of frames with a plain module (eval mode, no grad)."""
+def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256,
+               desc: str | None = None) -> np.ndarray:
+    """Latents of frames with a plain module (eval mode, no grad); ``desc`` shows a progress bar under that name."""
     net = net.to(device).eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), tqdm(total=len(frames), unit="frame", desc=desc, disable=desc is None, leave=False) as bar:
         for i in range(0, len(frames), batch):
             x = frames_to_tensor(torch.from_numpy(frames[i : i + batch]).to(device))  # uint8 (B, H, W, 3) -> (B, 3, H, W)
             out.append(net.encode(x).cpu().numpy())
+            bar.update(len(x))
     return np.concatenate(out)
 
 
-def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device) -> dict[str, float]:
+def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device,
+          label: str | None = None) -> dict[str, float]:
     """Ridge and MLP probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
 
     :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
+    :param label: show progress under this name (None: quiet)
     """
     a = dm.data.arrays
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
-    z_tr, z_te = encode_all(net, a["frames"][tr], device), encode_all(net, a["frames"][te], device)
+    desc = None if label is None else f"probe {label}: encode"
+    z_tr, z_te = encode_all(net, a["frames"][tr], device, desc=desc), encode_all(net, a["frames"][te], device, desc=desc)
+    if label is not None:
+        print(f"probe {label}: fitting ridge and MLP probes on {len(tr)} frames, scoring {len(te)}", flush=True)
     return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
                         None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
                         test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr], mlp=True)
@@ -129,10 +137,10 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     save_encoder(net, name, block.model_dump(mode="json"), size, attrs["camera"], attrs["env_id"], tmp)
     loaded = load_encoder(tmp, device=device)  # what every later stage will see
     metrics: dict[str, Any] = {"encoder": name, "latent_dim": loaded.latent_dim, "train_seconds": train_s, **stats}
-    metrics.update(probe(loaded.net, dm, pre.probe_ridge, device))
+    metrics.update(probe(loaded.net, dm, pre.probe_ridge, device, label=name if progress else None))
     torch.manual_seed(pre.seed + 1)
     random_net = build_encoder(name, {**block.model_dump(), **({"init": "random"} if name == "frozen" else {})}, size)
-    rand = probe(random_net, dm, pre.probe_ridge, device)
+    rand = probe(random_net, dm, pre.probe_ridge, device, label=f"{name} (random init)" if progress else None)
     metrics.update({"random_object_mm": rand["probe_object_mm"], "random_gripper_mm": rand["probe_gripper_mm"],
                     "random_object_mlp_mm": rand["probe_object_mlp_mm"]})
     sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]

@@ -208,7 +208,7 @@ def probe_report(
     if fit_on is not None and fit_on.shape != (len(x),):
         raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
     report: dict[str, float] = {}
-    all_frame_fit: dict[str, dict[str, float]] = {}  # the all-frame object fits (ridge, mlp), scored on the visible subset too
+    fits: dict[str, tuple[dict[str, float], dict[str, float] | None]] = {}  # body -> all-frame (ridge, mlp) scores
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
         subset = seen if body == "object" else None
         a = alpha if alpha is not None else select_alpha(x, as_2d(y_train, "train_targets"), groups)
@@ -219,17 +219,16 @@ def probe_report(
         report[f"probe_{body}_median_mm"] = r["median_mm"]
         report[f"mean_{body}_mm"] = r["mean_rmse_mm"]
         report[f"mean_{body}_r2"] = r["mean_r2"]
-        if mlp:
-            m = fit_mlp_probe(x, y_train, xt, y_test, groups, test_subset=subset)
+        m = fit_mlp_probe(x, y_train, xt, y_test, groups, test_subset=subset) if mlp else None
+        if m is not None:
             report[f"probe_{body}_mlp_mm"], report[f"probe_{body}_mlp_median_mm"] = m["rmse_mm"], m["median_mm"]
-        if body == "object":
-            all_frame_fit = {"ridge": r, **({"mlp": m} if mlp else {})}
+        fits[body] = (r, m)
     if seen is None:
         return report
     report["visible_share"] = float(seen.mean())
     if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
         # too few visible training frames (or none labelled): the all-frame fit, scored where the object is visible
-        r, m, a = all_frame_fit["ridge"], all_frame_fit.get("mlp"), report["probe_object_alpha"]
+        (r, m), a = fits["object"], report["probe_object_alpha"]
     else:
         y = as_2d(train_object, "train_targets")[fit_on]
         a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])

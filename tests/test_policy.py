@@ -20,7 +20,7 @@ from pipeline.config import Params
 from pipeline.encoders import save_encoder
 from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.overlap import OverlappedSAC
+from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import RunError, build_envs, build_model, train_policy
 from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
 from pipeline.pretrain.models import build_encoder
@@ -37,7 +37,8 @@ VARIANTS = {
 PIXEL_VARIANTS = {
     "pix_nature": {"obs": "pixel", "extractor": "nature", "routing": "separate", "augment": False, "frame_stack": 1},
     "pix_manip": {"obs": "pixel", "extractor": "manip", "routing": "shared", "coordconv": True, "frame_stack": 2},
-    "pix_manip_ss": {"obs": "pixel", "extractor": "manip_ss", "routing": "critic", "frame_stack": 2, "proprio": False},
+    "pix_manip_ss": {"obs": "pixel", "extractor": "manip_ss", "routing": "critic", "frame_stack": 2, "proprio": False,
+                     "warmup": "random"},
 }
 
 
@@ -159,13 +160,13 @@ def test_overlapped_updates_run_while_worker_envs_step(tmp_path: Path) -> None:
     params = Params.model_validate(policy_params(tmp_path, vec_env="subproc"))
     make_encoder(params)
     model, events = _update_counts(params, overlap=True, steps=300)
-    assert isinstance(model, OverlappedSAC) and model._pending is None
+    assert isinstance(model, Overlapped) and model._pending is None
     kinds = [k for k, _ in events]
     assert kinds == ["async", "wait"] * (len(events) // 2)
     during = [w - a for (_, a), (_, w) in zip(events[::2], events[1::2])]
     assert set(during) == {0, 1} and sum(during) == model._n_updates - 1  # the last one is settled by learn()
     plain, plain_events = _update_counts(params, overlap=False, steps=300)
-    assert not isinstance(plain, OverlappedSAC) and plain._n_updates == model._n_updates > 0
+    assert not isinstance(plain, Overlapped) and plain._n_updates == model._n_updates > 0
     assert all(w == a for (_, a), (_, w) in zip(plain_events[::2], plain_events[1::2]))  # SB3: never while stepping
 
 

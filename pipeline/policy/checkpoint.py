@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import SAC
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from pipeline.io import partial_path, publish, remove
 
@@ -37,20 +37,20 @@ def replay_bytes_per_transition(buffer: Any) -> float:
     return total / (buffer.buffer_size * buffer.n_envs)
 
 
-def _optimizers(model: SAC) -> dict[str, torch.optim.Optimizer]:
+def _optimizers(model: OffPolicyAlgorithm) -> dict[str, torch.optim.Optimizer]:
     opts = {"actor": model.actor.optimizer, "critic": model.critic.optimizer}
-    if model.ent_coef_optimizer is not None:
+    if getattr(model, "ent_coef_optimizer", None) is not None:  # SAC / TQC with a learned coefficient; not TD3
         opts["ent_coef"] = model.ent_coef_optimizer
     return opts
 
 
-def save_checkpoint(model: SAC, path: Path, extra: dict[str, Any] | None = None) -> None:
+def save_checkpoint(model: OffPolicyAlgorithm, path: Path, extra: dict[str, Any] | None = None) -> None:
     """Write model weights, optimiser states, the replay buffer and counters to ``path``."""
     tmp = partial_path(path)
     remove(tmp)
     tmp.mkdir(parents=True)
     weights = {"policy": model.policy.state_dict(), **{f"opt_{k}": o.state_dict() for k, o in _optimizers(model).items()}}
-    if model.log_ent_coef is not None:
+    if getattr(model, "log_ent_coef", None) is not None:
         weights["log_ent_coef"] = model.log_ent_coef.detach().cpu()
     torch.save(weights, tmp / WEIGHTS)
     buf = model.replay_buffer
@@ -63,7 +63,7 @@ def save_checkpoint(model: SAC, path: Path, extra: dict[str, Any] | None = None)
     publish(tmp, path)
 
 
-def load_checkpoint(model: SAC, path: Path, fingerprint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def load_checkpoint(model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none.
 
     A checkpoint written under another ``fingerprint`` (changed env or variant params) is discarded.
@@ -79,7 +79,7 @@ def load_checkpoint(model: SAC, path: Path, fingerprint: dict[str, Any] | None =
     model.policy.load_state_dict(weights["policy"])
     for k, opt in _optimizers(model).items():
         opt.load_state_dict(weights[f"opt_{k}"])
-    if "log_ent_coef" in weights and model.log_ent_coef is not None:
+    if "log_ent_coef" in weights and getattr(model, "log_ent_coef", None) is not None:
         with torch.no_grad():
             model.log_ent_coef.copy_(weights["log_ent_coef"].to(model.device))
     buf = model.replay_buffer

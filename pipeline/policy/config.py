@@ -10,10 +10,12 @@ from pipeline.params import StrictModel
 
 ObsKind = Literal["state", "latent", "pixel"]
 GoalMode = Literal["vector", "latent"]
+Algo = Literal["sac", "tqc", "td3"]
+Warmup = Literal["random", "scripted"]
 
 
 class SACConfig(StrictModel):
-    """SAC hyperparameters (defaults as in the seed's Fetch runs)."""
+    """Hyperparameters of the off-policy algorithm (the block is named after SAC; TQC and TD3 read it too)."""
 
     learning_rate: float = Field(1e-3, gt=0)
     """Adam learning rate of actor, critic and entropy coefficient"""
@@ -25,16 +27,22 @@ class SACConfig(StrictModel):
     """discount"""
     tau: float = Field(0.05, gt=0, le=1)
     """target network Polyak coefficient"""
-    learning_starts: int = Field(1000, ge=0)
-    """env steps of random actions before updates start"""
+    learning_starts: int = Field(20_000, ge=0)
+    """env steps of warm-up actions (``warmup``: scripted or uniform random) before updates start"""
     train_freq: int = Field(1, ge=1)
     """vectorised env steps between updates"""
     gradient_steps: int = Field(1, ge=-1)
     """gradient steps per update (-1: as many as env steps collected)"""
-    ent_coef: float | Literal["auto"] = "auto"
-    """entropy coefficient: a fixed float (e.g. 0.05) or ``auto`` (learned)"""
+    ent_coef: float | Literal["auto"] = 0.05
+    """SAC / TQC entropy coefficient: a fixed float (e.g. 0.05) or ``auto`` (learned)"""
     net_arch: list[int] = Field(default_factory=lambda: [256, 256, 256])
     """hidden sizes of actor and critic MLPs"""
+    target_clip: bool = True
+    """clip the target critic's values to [-1/(1-gamma), 0] (the range of returns of rewards in {-1, 0})"""
+    action_noise: float = Field(0.1, ge=0)
+    """TD3: std of the Gaussian exploration noise (actions in [-1, 1])"""
+    top_quantiles_to_drop: int = Field(2, ge=0)
+    """TQC: top quantiles dropped per critic network"""
 
 
 class HERConfig(StrictModel):
@@ -71,8 +79,17 @@ class VariantConfig(StrictModel):
     """pixel variants: which losses train the encoder"""
     augment: bool = True
     """pixel variants: DrQ random shift (pad 4) on sampled batches"""
+    algo: Algo = "sac"
+    """off-policy algorithm with HER: ``sac``, ``tqc`` (sb3-contrib) or ``td3``; pixel variants: ``sac`` only"""
+    warmup: Warmup = "scripted"
+    """the first ``sac.learning_starts`` actions: ``scripted`` (the collect stage's noisy pusher, which reads the
+    simulator state to choose actions only; a reacher on tasks without an object) or ``random`` (uniform, SB3's)"""
+    warmup_noise: float = Field(0.3, ge=0)
+    """std of the Gaussian noise on the scripted warm-up's actions"""
+    normalize: bool = True
+    """state/latent variants: running mean/std normalisation of the networks' inputs, clipped to +-5"""
     sac: SACConfig = Field(default_factory=SACConfig)
-    """SAC hyperparameters"""
+    """hyperparameters of the algorithm"""
     her: HERConfig = Field(default_factory=HERConfig)
     """HER settings"""
 
@@ -84,6 +101,10 @@ class VariantConfig(StrictModel):
             raise ValueError("obs: pixel supports goal_mode: vector only")
         if self.goal_mode == "latent" and self.obs != "latent":
             raise ValueError("goal_mode: latent needs obs: latent")
+        if self.obs == "pixel" and self.algo != "sac":
+            raise ValueError(f"algo: {self.algo} is for state and latent variants; pixel variants use algo: sac")
+        if self.obs == "pixel" and self.warmup == "scripted" and not self.proprio:
+            raise ValueError("warmup: scripted needs the gripper position: set proprio: true or warmup: random")
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
             raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
         return self

@@ -2,7 +2,8 @@
 
 SB3's off-policy loop takes turns: step the envs (for latent agents: physics, rendering, encoding),
 then run the gradient update, then step again. When the envs live in worker processes the update
-can run while the workers render: :class:`OverlappedSAC` defers each update request, and the env
+can run while the workers render: :class:`Overlapped` (a mixin for any SB3 off-policy algorithm) defers
+each update request, and the env
 wrapper (:class:`~pipeline.policy.vecenv.GoalObsVecEnv`, ``before_wait`` hook) runs it between
 sending actions to the workers and collecting their results.
 """
@@ -23,8 +24,8 @@ def uses_worker_processes(venv: VecEnv) -> bool:
     return isinstance(inner, SubprocVecEnv)
 
 
-class OverlappedSAC(SAC):
-    """SAC whose gradient updates run while the next env step is computed in worker processes.
+class Overlapped:
+    """Mixin for an off-policy algorithm: gradient updates run while the next env step is computed in workers.
 
     :meth:`train` records the request; :meth:`run_pending_train` (called by the env wrapper after the
     actions went out, before the results come back) performs it. Compared with SB3's loop, each action
@@ -48,10 +49,14 @@ class OverlappedSAC(SAC):
             self._pending = None
             super().train(gradient_steps, batch_size)
 
-    def learn(self, *args: Any, **kwargs: Any) -> "OverlappedSAC":
+    def learn(self, *args: Any, **kwargs: Any) -> "Overlapped":
         super().learn(*args, **kwargs)
         self.run_pending_train()
         return self
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_pending"]
+
+
+class OverlappedSAC(Overlapped, SAC):
+    """SAC with overlapped updates."""

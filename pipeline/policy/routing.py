@@ -140,7 +140,9 @@ def make_sac(
     else:
         kwargs["share_features_extractor"] = routing is Routing.shared
         policy_class = PixelSACPolicy
-    return SAC(policy_class, env, policy_kwargs=kwargs, **sac_kwargs)
+    from pipeline.policy.algos import algo_class  # SAC with the harness's warm-up hook
+
+    return algo_class("sac")(policy_class, env, policy_kwargs=kwargs, **sac_kwargs)
 
 
 def encoder_modules(model: SAC) -> dict[str, th.nn.Module]:

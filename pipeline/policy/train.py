@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3 import SAC, HerReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.config import Params
@@ -22,14 +23,18 @@ from pipeline.policy.checkpoint import (
 )
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
-from pipeline.policy.overlap import OverlappedSAC, uses_worker_processes
+from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
+from pipeline.policy.normalize import NormalizerUpdate, VectorInputs
+from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.vecenv import (
     GoalObsVecEnv,
     calibrate_latent_threshold,
     make_fetch_vec_env,
 )
+from pipeline.policy.warmup import scripted_warmup
 
-EVAL_COLUMNS = ("step", "success", "final_object_distance")
+EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds")
+"""``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far"""
 
 
 class RunError(ValueError):
@@ -89,29 +94,41 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
     return train, evaluation, info
 
 
-def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path, overlap: bool = False) -> SAC:
-    """SB3 SAC with HER for a state/latent variant (pixel variants: :mod:`pipeline.policy.pixel`).
+def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path, overlap: bool = False,
+                has_object: bool = True) -> OffPolicyAlgorithm:
+    """SB3 / sb3-contrib ``variant.algo`` with HER for a state/latent variant (pixel variants:
+    :mod:`pipeline.policy.pixel`), inputs normalised inside the networks, optional scripted warm-up.
 
     :param overlap: when ``env`` steps in worker processes, run each update while they step
-        (:class:`~pipeline.policy.overlap.OverlappedSAC`; ignored for in-process envs and pixel variants)
+        (:class:`~pipeline.policy.overlap.Overlapped`; ignored for in-process envs and pixel variants)
+    :param has_object: the task has an object to push (else the scripted warm-up reaches for the goal)
     """
     if variant.obs == "pixel":
         from pipeline.policy.pixel import build_pixel_model
 
-        return build_pixel_model(variant, env, seed, device, tb_dir)
-    sac = variant.sac
-    overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
-    model = (OverlappedSAC if overlap else SAC)(
-        "MultiInputPolicy", env, learning_rate=sac.learning_rate, buffer_size=sac.buffer_size,
-        batch_size=sac.batch_size, gamma=sac.gamma, tau=sac.tau, learning_starts=sac.learning_starts,
-        train_freq=sac.train_freq, gradient_steps=sac.gradient_steps, ent_coef=sac.ent_coef,
-        replay_buffer_class=HerReplayBuffer,
-        replay_buffer_kwargs={"n_sampled_goal": variant.her.n_sampled_goal,
-                              "goal_selection_strategy": variant.her.goal_selection_strategy},
-        policy_kwargs={"net_arch": list(sac.net_arch)}, tensorboard_log=str(tb_dir), seed=seed, device=device, verbose=0,
-    )
-    if overlap:
-        env.before_wait = model.run_pending_train
+        model = build_pixel_model(variant, env, seed, device, tb_dir)
+        source = lambda: model._last_obs  # noqa: E731  (pixel observations carry proprio and the simulator goals)
+    else:
+        sac = variant.sac
+        overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
+        extractor = {"features_extractor_class": VectorInputs,
+                     "features_extractor_kwargs": {"normalize": variant.normalize}}
+        model = algo_class(variant.algo, overlap)(
+            "MultiInputPolicy", env, learning_rate=sac.learning_rate, buffer_size=sac.buffer_size,
+            batch_size=sac.batch_size, gamma=sac.gamma, tau=sac.tau, learning_starts=sac.learning_starts,
+            train_freq=sac.train_freq, gradient_steps=sac.gradient_steps, replay_buffer_class=HerReplayBuffer,
+            replay_buffer_kwargs={"n_sampled_goal": variant.her.n_sampled_goal,
+                                  "goal_selection_strategy": variant.her.goal_selection_strategy},
+            policy_kwargs={"net_arch": list(sac.net_arch), **extractor}, tensorboard_log=str(tb_dir), seed=seed,
+            device=device, verbose=0, **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
+        )
+        if overlap:
+            env.before_wait = model.run_pending_train
+        source = getattr(env, "raw_observations", None)
+    if variant.sac.target_clip:
+        clip_critic_targets(model, variant.sac.gamma)
+    if variant.warmup == "scripted":
+        model.warmup_actions = scripted_warmup(source, variant.warmup_noise, has_object, seed)
     return model
 
 
@@ -142,10 +159,10 @@ class EvalCheckpointCallback(BaseCallback):
         t0 = time.perf_counter()
         result = evaluate(self.model, self.eval_env, self.episodes)
         self.eval_seconds += time.perf_counter() - t0
-        row = {"step": self.num_timesteps, **result}
+        row = {"step": self.num_timesteps, **result, "train_seconds": round(self.timing()["train_seconds"], 1)}
         self.rows.append(row)
         with (self.run_dir / "eval.csv").open("a", newline="") as f:
-            csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
+            csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="").writerow(row)
         self.logger.record("eval/success_rate", result["success"])
         self.logger.record("eval/final_object_distance", result["final_object_distance"])
         self.last, self.last_step = result, self.num_timesteps
@@ -165,7 +182,7 @@ class EvalCheckpointCallback(BaseCallback):
 def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
     """(Re)write ``eval.csv`` with the evaluation history (DVC deletes outputs before a stage reruns)."""
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -183,11 +200,13 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         torch.set_num_threads(pol.cpu_threads)
     torch.manual_seed(seed)
     train_env, eval_env, info = build_envs(params, variant, seed, device)
-    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy", overlap=pol.overlap_updates)
+    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy", overlap=pol.overlap_updates,
+                        has_object=params.env.has_object)
     ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
     fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs,
           "seed": seed, "eval_every": pol.eval_every, "eval_episodes": pol.eval_episodes,
+          "overlap_updates": pol.overlap_updates, "vec_env": pol.vec_env,
           "architecture": state_signature(model.policy.state_dict())}
     state = load_checkpoint(model, ckpt, fp)
     start = model.num_timesteps
@@ -202,7 +221,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     callback.t0 = time.perf_counter()
     remaining = max(pol.total_steps - start, 0)
     if remaining:
-        model.learn(remaining, callback=callback, reset_num_timesteps=False, progress_bar=progress,
+        model.learn(remaining, callback=CallbackList([NormalizerUpdate(), callback]), reset_num_timesteps=False,
+                    progress_bar=progress,
                     tb_log_name=f"{variant_name}_{seed}")
     if callback.last_step != model.num_timesteps or not callback.last:  # final evaluation at the last step
         callback.init_callback(model)
@@ -216,6 +236,10 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         "wall_time_s": timing["wall_seconds"],
         "total_steps": model.num_timesteps,
         "device": device,
+        "algo": variant.algo,
+        "warmup": variant.warmup,
+        "warmup_steps": min(variant.sac.learning_starts, model.num_timesteps),
+        "overlapped": isinstance(model, Overlapped),
         **info,
     }
     write_json(run_dir / "metrics.json", metrics)

@@ -119,6 +119,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         n = venv.num_envs
         self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
         self._goal = np.zeros((n, goal_dim), np.float32)
+        self._raw: dict[str, np.ndarray] = {}
         self.before_wait: Callable[[], None] | None = None
         """called in :meth:`step_wait` after the actions went out, before the results are collected
         (:class:`~pipeline.policy.overlap.OverlappedSAC` runs its update there)"""
@@ -152,8 +153,15 @@ class GoalObsVecEnv(VecEnvWrapper):
         return {"observation": obs.astype(np.float32), "achieved_goal": np.asarray(achieved, np.float32),
                 "desired_goal": np.asarray(desired, np.float32)}
 
+    def raw_observations(self) -> dict[str, np.ndarray]:
+        """The simulator's latest observations of every env (``proprio``, goals, ``state``, ...), for the scripted
+        warm-up's choice of actions only: nothing here reaches the agent's observation unless the variant's
+        ``obs`` says so."""
+        return self._raw
+
     def reset(self) -> dict[str, np.ndarray]:
         raw = self.venv.reset()
+        self._raw = raw
         everyone = np.arange(self.num_envs)
         z = None
         if self.latent:
@@ -166,6 +174,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         if self.before_wait is not None:
             self.before_wait()
         raw, rewards, dones, infos = self.venv.step_wait()
+        self._raw = raw
         done_idx = np.flatnonzero(dones)
         terminal = [infos[i]["terminal_observation"] for i in done_idx]
         z = z_term = None

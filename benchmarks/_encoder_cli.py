@@ -15,9 +15,13 @@ from pipeline.pretrain.config import PretrainConfig
 def parse_encoder_args(doc: str | None) -> tuple[argparse.Namespace, PretrainConfig]:
     """``ENCODER_DIR... --dataset D [--params P] [--threads N]`` -> the arguments and ``pretrain`` from the params file."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("encoders", nargs="+", type=Path, help="encoder directories (encoder.safetensors + encoder.json)")
+    parser.add_argument(
+        "encoders", nargs="+", type=Path, help="encoder directories (encoder.safetensors + encoder.json)"
+    )
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="the held-out split and probe settings come from here")
+    parser.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="the held-out split and probe settings come from here"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     args = parser.parse_args()
     if args.threads:

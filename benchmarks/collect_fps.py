@@ -83,7 +83,9 @@ def main() -> None:
     print(f"per core  env.render() 480px + resize    : {b:7.1f} frames/s  -> ours is {a / b:.2f}x")
     print(f"per core  env.render() at {cfg.image_size}px            : {c:7.1f} frames/s  -> ours is {a / c:.2f}x")
     print(f"collect stage, 1 worker                  : {s[1]:7.1f} frames/s")
-    print(f"collect stage, 2 workers                 : {s[2]:7.1f} frames/s  -> parallel efficiency {s[2] / (2 * s[1]):.0%}")
+    print(
+        f"collect stage, 2 workers                 : {s[2]:7.1f} frames/s  -> parallel efficiency {s[2] / (2 * s[1]):.0%}"
+    )
 
 
 if __name__ == "__main__":

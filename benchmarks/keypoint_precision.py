@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from _encoder_cli import parse_encoder_args
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
-from _encoder_cli import parse_encoder_args
 from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import load_encoder
 from pipeline.nets import frames_to_tensor
@@ -36,13 +36,17 @@ def main() -> None:
     fit_on = train[a["object_visible"][train] >= VISIBLE_MIN]  # fit where the block is visible too, as the probe does
     full = test[a["object_visible"][test] >= 0.99]
     full = full[:: max(1, len(full) // 300)]
-    print(f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}")
+    print(
+        f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}"
+    )
     for path in args.encoders:
         net = load_encoder(path, device="cpu").net
         trunk = net.trunk.eval()
         k_all = trunk.num_keypoints
         # both keypoint encoders' latents start with the 2K keypoint coordinates (supervised appends its 6 predictions)
-        z_tr, z_te = (encode_all(net, a["frames"][i], torch.device("cpu"))[:, : 2 * k_all] for i in (fit_on, test))  # (N, 2K)
+        z_tr, z_te = (
+            encode_all(net, a["frames"][i], torch.device("cpu"))[:, : 2 * k_all] for i in (fit_on, test)
+        )  # (N, 2K)
         with torch.no_grad():
             maps = trunk.convs(frames_to_tensor(torch.from_numpy(a["frames"][full])))  # (M, K, h, w)
             att = trunk.softmax.attention(maps).flatten(2)  # (M, K, h, w) -> (M, K, h*w)
@@ -50,14 +54,18 @@ def main() -> None:
         scores = []
         for k in range(k_all):
             cols = [k, k_all + k]  # x_k, y_k
-            r = fit_probe(z_tr[:, cols], a["object_pos"][fit_on], z_te[:, cols], a["object_pos"][test], 1e-3, test_subset=seen)
+            r = fit_probe(
+                z_tr[:, cols], a["object_pos"][fit_on], z_te[:, cols], a["object_pos"][test], 1e-3, test_subset=seen
+            )
             scores.append((r["subset_rmse_mm"], r["subset_median_mm"], k))
         rmse, median, k = min(scores)
         cell = 2.0 / (maps.shape[-1] - 1)  # grid spacing in [-1, 1] units
         offset = ((coords[:, [k, k_all + k]] + 1.0) / cell) % 1.0
         offset = np.minimum(offset, 1.0 - offset)  # (M, 2) distance to the nearest cell centre, per axis
         peak = float(att[:, k].max(dim=-1).values.median())
-        print(f"{str(path):<40} {k:>8} {rmse:>13.1f} {median:>15.1f} {peak:>12.2f} {np.median(offset):>15.2f}", flush=True)
+        print(
+            f"{str(path):<40} {k:>8} {rmse:>13.1f} {median:>15.1f} {peak:>12.2f} {np.median(offset):>15.2f}", flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ latent whose distance follows the arm more than the block makes a latent-goal re
 from __future__ import annotations
 
 import numpy as np
+from _encoder_cli import parse_encoder_args
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
-from _encoder_cli import parse_encoder_args
 from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import load_encoder
 from pipeline.pretrain.data import split_episodes
@@ -38,15 +38,20 @@ def main() -> None:
     test = test[a["object_visible"][test] >= VISIBLE_MIN]
     rng = np.random.default_rng(0)
     i, j = rng.integers(0, len(test), PAIRS), rng.integers(0, len(test), PAIRS)  # (P,) pair members
-    dist = {body: np.linalg.norm(a[f"{body}_pos"][test][i] - a[f"{body}_pos"][test][j], axis=1) for body in ("object", "gripper")}
+    dist = {
+        body: np.linalg.norm(a[f"{body}_pos"][test][i] - a[f"{body}_pos"][test][j], axis=1)
+        for body in ("object", "gripper")
+    }
     print(f"{PAIRS} pairs of {len(test)} held-out frames with the block visible")
     print(f"{'encoder':<40} {'latent_dim':>10} {'rho(block distance)':>20} {'rho(gripper distance)':>22}")
     for path in args.encoders:
         enc = load_encoder(path, device="cpu")
         z = enc.encode(a["frames"][test])  # (M, D)
         dz = np.linalg.norm(z[i] - z[j], axis=1)  # (P,)
-        print(f"{str(path):<40} {enc.latent_dim:>10} {spearman(dz, dist['object']):>20.2f} {spearman(dz, dist['gripper']):>22.2f}",
-              flush=True)
+        print(
+            f"{str(path):<40} {enc.latent_dim:>10} {spearman(dz, dist['object']):>20.2f} {spearman(dz, dist['gripper']):>22.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

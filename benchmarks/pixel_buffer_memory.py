@@ -90,8 +90,9 @@ def fill(buffer: Any, k: int, steps: int, ep_len: int, seed: int) -> None:
         next_obs = {"pixels": stack(), **vectors()}
         done = np.full(N_ENVS, (t + 1) % ep_len == 0)
         infos = [{"TimeLimit.truncated": bool(d)} for d in done]
-        buffer.add(obs, next_obs, rng.uniform(-1, 1, (N_ENVS, 4)).astype(np.float32),
-                   -np.ones(N_ENVS, np.float32), done, infos)
+        buffer.add(
+            obs, next_obs, rng.uniform(-1, 1, (N_ENVS, 4)).astype(np.float32), -np.ones(N_ENVS, np.float32), done, infos
+        )
         if done[0]:
             hist = [frame()]
             obs = {"pixels": stack(), **vectors()}
@@ -126,9 +127,11 @@ def main() -> None:
     cfg = EnvConfig(image_size=args.image_size)
     frame_bytes = 3 * args.image_size**2
     vec = DummyVecEnv([lambda: make_pixel_env(cfg, VariantConfig(obs="pixel"))])  # compute_reward for HER
-    print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__} ({torch.get_num_threads()} threads); "
-          f"{cfg.id} {args.image_size} px (frame = {frame_bytes} B), n_envs {N_ENVS}, buffer_size {args.buffer_size}, "
-          f"{args.fill} transitions/env filled, sample({args.batch})")
+    print(
+        f"machine: {os.cpu_count()} cpus, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"{cfg.id} {args.image_size} px (frame = {frame_bytes} B), n_envs {N_ENVS}, buffer_size {args.buffer_size}, "
+        f"{args.fill} transitions/env filled, sample({args.batch})"
+    )
     header = f"{'k':>2s} {'buffer':22s} {'B/transition':>13s} {'frames':>7s} {'pixels B':>10s} {'pixel frames':>12s} {'sample ms':>10s}"
     print(header)
     print("-" * len(header))
@@ -142,13 +145,17 @@ def main() -> None:
             fill(buf, k, args.fill, cfg.max_episode_steps, seed=k)
             ms = time_sample(buf, args.batch, args.reps)
             results[k, kind] = (total, ms)
-            print(f"{k:2d} {label:22s} {total:13,.0f} {total / frame_bytes:7.2f} {pix:10,.0f} {pix / frame_bytes:12.2f} {ms:10.2f}",
-                  flush=True)
+            print(
+                f"{k:2d} {label:22s} {total:13,.0f} {total / frame_bytes:7.2f} {pix:10,.0f} {pix / frame_bytes:12.2f} {ms:10.2f}",
+                flush=True,
+            )
             del buf
     print()
     for k in args.stacks:
         (sb3_b, sb3_ms), (fr_b, fr_ms) = results[k, "sb3"], results[k, "frame"]
-        print(f"k={k}: SB3 / frame-once memory {sb3_b / fr_b:5.2f}x; sample time frame-once / SB3 {fr_ms / sb3_ms:5.2f}x")
+        print(
+            f"k={k}: SB3 / frame-once memory {sb3_b / fr_b:5.2f}x; sample time frame-once / SB3 {fr_ms / sb3_ms:5.2f}x"
+        )
     vec.close()
 
 

@@ -49,8 +49,13 @@ N_ENVS = 2
 def make_params(tmp: Path, image_size: int, device: str, vec_env: str = "auto") -> Params:
     """Study params at ``image_size`` with every path in ``tmp``; 1 eval env (never stepped)."""
     paths = {k: str(tmp / k) for k in ("dataset", "encoders", "runs", "report", "checkpoints", "logs")}
-    return Params.model_validate({"env": {"image_size": image_size}, "paths": paths,
-                                  "policy": {"n_envs": N_ENVS, "eval_episodes": 1, "device": device, "vec_env": vec_env}})
+    return Params.model_validate(
+        {
+            "env": {"image_size": image_size},
+            "paths": paths,
+            "policy": {"n_envs": N_ENVS, "eval_episodes": 1, "device": device, "vec_env": vec_env},
+        }
+    )
 
 
 def write_vae(params: Params) -> str:
@@ -58,7 +63,9 @@ def write_vae(params: Params) -> str:
     torch.manual_seed(0)
     cfg = params.pretrain.vae
     net = build_encoder("vae", cfg, params.env.image_size)
-    save_encoder(net, "vae", cfg, params.env.image_size, params.env.camera_dict(), params.env.id, params.paths.encoders / "vae")
+    save_encoder(
+        net, "vae", cfg, params.env.image_size, params.env.camera_dict(), params.env.id, params.paths.encoders / "vae"
+    )
     return "vae"
 
 
@@ -66,18 +73,23 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
     """The three agents, same SAC settings."""
     return {
         "state": VariantConfig(obs="state", sac=sac),
-        "latent": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
-                                frame_stack=latent_frame_stack, sac=sac),
+        "latent": VariantConfig(
+            obs="latent", encoder="vae", goal_mode="vector", proprio=True, frame_stack=latent_frame_stack, sac=sac
+        ),
         # the same agent with its envs in this process, SB3's strict step/update alternation (vec_env: dummy)
-        "latent_inproc": VariantConfig(obs="latent", encoder="vae", goal_mode="vector", proprio=True,
-                                       frame_stack=latent_frame_stack, sac=sac),
-        "pixel": VariantConfig(obs="pixel", extractor="nature", routing="separate", augment=False,
-                               frame_stack=1, proprio=True, sac=sac),
+        "latent_inproc": VariantConfig(
+            obs="latent", encoder="vae", goal_mode="vector", proprio=True, frame_stack=latent_frame_stack, sac=sac
+        ),
+        "pixel": VariantConfig(
+            obs="pixel", extractor="nature", routing="separate", augment=False, frame_stack=1, proprio=True, sac=sac
+        ),
         # the other end-to-end agents of the study (issue: env-steps/s per pixel variant)
-        "pixel_manip_shared": VariantConfig(obs="pixel", extractor="manip", routing="shared", augment=True,
-                                            coordconv=True, frame_stack=1, sac=sac),
-        "pixel_manip_ss_critic": VariantConfig(obs="pixel", extractor="manip_ss", routing="critic", augment=True,
-                                               frame_stack=4, sac=sac),
+        "pixel_manip_shared": VariantConfig(
+            obs="pixel", extractor="manip", routing="shared", augment=True, coordconv=True, frame_stack=1, sac=sac
+        ),
+        "pixel_manip_ss_critic": VariantConfig(
+            obs="pixel", extractor="manip_ss", routing="critic", augment=True, frame_stack=4, sac=sac
+        ),
     }
 
 
@@ -113,12 +125,20 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=10_000, help="replay capacity (transitions, all envs)")
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--latent-frame-stack", type=int, default=1)
-    parser.add_argument("--variants", nargs="+", default=["state", "latent", "latent_inproc", "pixel"],
-                        choices=["state", "latent", "latent_inproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"])
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["state", "latent", "latent_inproc", "pixel"],
+        choices=["state", "latent", "latent_inproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"],
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: 1 on cpu -- 2 threads on 2 busy shared cores oversubscribe "
-                             "badly -- torch's default on cuda)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: 1 on cpu -- 2 threads on 2 busy shared cores oversubscribe "
+        "badly -- torch's default on cuda)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -126,11 +146,20 @@ def main() -> None:
     if threads:
         torch.set_num_threads(threads)
     dev_name = torch.cuda.get_device_name(0) if device == "cuda" else (platform.processor() or platform.machine())
-    print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"device {device} ({dev_name}); n_envs {N_ENVS}, {args.image_size} px", flush=True)
+    print(
+        f"machine: {os.cpu_count()} cpus, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"device {device} ({dev_name}); n_envs {N_ENVS}, {args.image_size} px",
+        flush=True,
+    )
 
-    sac = SACConfig(batch_size=256, net_arch=[256, 256, 256], train_freq=1, gradient_steps=1,
-                    learning_starts=args.learning_starts, buffer_size=args.buffer_size)
+    sac = SACConfig(
+        batch_size=256,
+        net_arch=[256, 256, 256],
+        train_freq=1,
+        gradient_steps=1,
+        learning_starts=args.learning_starts,
+        buffer_size=args.buffer_size,
+    )
     steps = {"state": args.state_steps, "latent": args.latent_steps, "latent_inproc": args.latent_steps}
     steps.update({n: args.pixel_steps for n in ("pixel", "pixel_manip_shared", "pixel_manip_ss_critic")})
     models: dict[str, Any] = {}
@@ -148,11 +177,18 @@ def main() -> None:
             run_params = inproc if name == "latent_inproc" else params
             train_env, eval_env, _ = build_envs(run_params, specs[name], args.seed, device)
             eval_env.close()
-            model = build_model(specs[name], train_env, args.seed, device, Path(tmp) / "tb", overlap=run_params.policy.overlap_updates)
+            model = build_model(
+                specs[name], train_env, args.seed, device, Path(tmp) / "tb", overlap=run_params.policy.overlap_updates
+            )
             t0 = time.perf_counter()
             model.learn(args.learning_starts + args.warmup, progress_bar=False)
-            kind = ("SubprocVecEnv" if uses_worker_processes(train_env) else "DummyVecEnv") + (", overlapped updates" if isinstance(model, OverlappedSAC) else "")
-            print(f"{name:13s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s", flush=True)
+            kind = ("SubprocVecEnv" if uses_worker_processes(train_env) else "DummyVecEnv") + (
+                ", overlapped updates" if isinstance(model, OverlappedSAC) else ""
+            )
+            print(
+                f"{name:13s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
             models[name], envs = model, envs + [train_env]
         for r in range(args.rounds):  # interleaved timed chunks
             for name, model in models.items():
@@ -169,8 +205,10 @@ def main() -> None:
     print(f"\n{'variant':22s} {'timed steps':>11s} {'seconds':>8s} {'env steps/s':>12s} {'replay B/transition':>20s}")
     for n in models:
         print(f"{n:22s} {done[n]:11d} {seconds[n]:8.1f} {fps[n]:12.1f} {nbytes[n]:20.0f}")
-    print(f"\nSB3 HerReplayBuffer, 4-frame {args.image_size} px pixels (from shapes): {sb3:,} B/transition"
-          f" (= {sb3 / (3 * args.image_size ** 2):.2f} frames)")
+    print(
+        f"\nSB3 HerReplayBuffer, 4-frame {args.image_size} px pixels (from shapes): {sb3:,} B/transition"
+        f" (= {sb3 / (3 * args.image_size**2):.2f} frames)"
+    )
     if "pixel" in nbytes:
         print(f"  vs this run's pixel buffer (frame_stack 1, frame-once): {sb3 / nbytes['pixel']:.1f}x more")
     if "latent" in nbytes:
@@ -179,7 +217,9 @@ def main() -> None:
         r = fps["latent"] / fps["state"]
         print(f"\nlatent/state throughput: {r:.3f} (target >= 0.8: {'PASS' if r >= 0.8 else 'FAIL'})")
     if "latent_inproc" in fps and "state" in fps:
-        print(f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} (envs in this process, no overlap)")
+        print(
+            f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} (envs in this process, no overlap)"
+        )
     if "latent" in fps and "pixel" in fps:
         r = fps["latent"] / fps["pixel"]
         print(f"latent/pixel throughput: {r:.1f} (target >= 50: {'PASS' if r >= 50 else 'FAIL'})")

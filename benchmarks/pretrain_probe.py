@@ -40,23 +40,44 @@ def main() -> None:
     attrs = dict(open_dataset(args.dataset).attrs)
     base = read_yaml(args.params)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    print(f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, camera {attrs['camera']['name']}; device {device}")
-    print(f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} {'obj visible':>12} "
-          f"{'gripper mm':>11} {'MLP object':>11} {'MLP obj vis':>12} {'mean mm':>8} {'random mm':>10} {'random MLP':>11}")
+    print(
+        f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, camera {attrs['camera']['name']}; device {device}"
+    )
+    print(
+        f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} {'obj visible':>12} "
+        f"{'gripper mm':>11} {'MLP object':>11} {'MLP obj vis':>12} {'mean mm':>8} {'random mm':>10} {'random MLP':>11}"
+    )
     for name in args.encoders:
         for steps in args.steps:
             with tempfile.TemporaryDirectory() as tmp:
-                raw = {**base, "paths": {**base.get("paths", {}), "dataset": str(args.dataset), "encoders": f"{tmp}/enc",
-                                         "checkpoints": f"{tmp}/ckpt", "logs": f"{tmp}/logs"}}
-                raw["pretrain"] = {**raw.get("pretrain", {}), "max_steps": steps, "max_epochs": 10_000, "batch_size": args.batch_size,
-                                   "checkpoint_every_steps": 10_000_000, "cpu_threads": args.threads}
+                raw = {
+                    **base,
+                    "paths": {
+                        **base.get("paths", {}),
+                        "dataset": str(args.dataset),
+                        "encoders": f"{tmp}/enc",
+                        "checkpoints": f"{tmp}/ckpt",
+                        "logs": f"{tmp}/logs",
+                    },
+                }
+                raw["pretrain"] = {
+                    **raw.get("pretrain", {}),
+                    "max_steps": steps,
+                    "max_epochs": 10_000,
+                    "batch_size": args.batch_size,
+                    "checkpoint_every_steps": 10_000_000,
+                    "cpu_threads": args.threads,
+                }
                 m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
             fps = m.get("train_frames_per_s", float("nan"))
-            print(f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "
-                  f"{m['probe_object_median_mm']:>11.1f} {m.get('probe_object_visible_mm', float('nan')):>12.1f} "
-                  f"{m['probe_gripper_mm']:>11.1f} {m['probe_object_mlp_mm']:>11.1f} "
-                  f"{m.get('probe_object_visible_mlp_mm', float('nan')):>12.1f} {m['mean_object_mm']:>8.1f} "
-                  f"{m['random_object_mm']:>10.1f} {m['random_object_mlp_mm']:>11.1f}", flush=True)
+            print(
+                f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "
+                f"{m['probe_object_median_mm']:>11.1f} {m.get('probe_object_visible_mm', float('nan')):>12.1f} "
+                f"{m['probe_gripper_mm']:>11.1f} {m['probe_object_mlp_mm']:>11.1f} "
+                f"{m.get('probe_object_visible_mlp_mm', float('nan')):>12.1f} {m['mean_object_mm']:>8.1f} "
+                f"{m['random_object_mm']:>10.1f} {m['random_object_mlp_mm']:>11.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "tqc": ({"algo": "tqc"}, "TQC (sb3-contrib)"),
     "td3": ({"algo": "td3"}, "TD3"),
     "random": ({"warmup": "random"}, "uniform random warm-up (no demonstrations)"),
-    "pure_rl": ({"warmup": "random", "sac": {"learning_starts": 1000, "gradient_steps": 2}},
-                "no demonstrations: 1 k random steps, 1 update per env step"),
+    "pure_rl": (
+        {"warmup": "random", "sac": {"learning_starts": 1000, "gradient_steps": 2}},
+        "no demonstrations: 1 k random steps, 1 update per env step",
+    ),
 }
 
 
@@ -56,8 +58,16 @@ def run_params(config: str, seed: int, steps: int, out: Path, eval_every: int, e
     params = {
         "env": base["env"],
         "paths": {k: str(run_dir / k) for k in base["paths"]},
-        "policy": {"total_steps": steps, "n_envs": 2, "eval_every": eval_every, "eval_episodes": episodes,
-                   "cpu_threads": 1, "seeds": [seed], "run": [config], "variants": {config: variant}},
+        "policy": {
+            "total_steps": steps,
+            "n_envs": 2,
+            "eval_every": eval_every,
+            "eval_episodes": episodes,
+            "cpu_threads": 1,
+            "seeds": [seed],
+            "run": [config],
+            "variants": {config: variant},
+        },
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "params.yaml"
@@ -70,9 +80,23 @@ def launch(config: str, seed: int, params: Path) -> tuple[str, int, int, float]:
     t0 = time.perf_counter()
     log = params.parent / "log.txt"
     with log.open("w") as f:
-        rc = subprocess.call([sys.executable, "-m", "pipeline.policy", "--variant", config, "--seed", str(seed),
-                              "--params", str(params)], stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
-                             env={**os.environ, "TQDM_DISABLE": "1"})
+        rc = subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.policy",
+                "--variant",
+                config,
+                "--seed",
+                str(seed),
+                "--params",
+                str(params),
+            ],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
     return config, seed, rc, time.perf_counter() - t0
 
 
@@ -97,7 +121,9 @@ def summarise(out: Path, configs: list[str], seeds: list[int], budgets: list[int
             hit = next((r for r in rows if r["success"] >= 0.9), None)
             first = f"{hit['step'] / 1000:.0f} k" if hit else f"never (to {rows[-1]['step'] / 1000:.0f} k)"
             minutes = f"{hit['train_seconds'] / 60:.1f}" if hit and "train_seconds" in hit else "-"
-            lines.append(f"| {config} | {seed} | " + " | ".join(at) + f" | {first} | {minutes} | {CONFIGS[config][1]} |")
+            lines.append(
+                f"| {config} | {seed} | " + " | ".join(at) + f" | {first} | {minutes} | {CONFIGS[config][1]} |"
+            )
     return "\n".join(lines)
 
 
@@ -112,10 +138,20 @@ def plot(out: Path, configs: list[str], seeds: list[int]) -> Path:
         for j, seed in enumerate(seeds):
             rows = read_curve(out, config, seed)
             if rows:
-                ax.plot([r["step"] for r in rows], [r["success"] for r in rows], color=f"C{i % 10}", alpha=0.8,
-                        label=config if j == 0 else None, linestyle="-" if i < 10 else "--")
-    ax.set(xlabel="env steps", ylabel="eval success (20 fixed episodes)", ylim=(-0.02, 1.02),
-           title="FetchPush from state: one lever changed per config")
+                ax.plot(
+                    [r["step"] for r in rows],
+                    [r["success"] for r in rows],
+                    color=f"C{i % 10}",
+                    alpha=0.8,
+                    label=config if j == 0 else None,
+                    linestyle="-" if i < 10 else "--",
+                )
+    ax.set(
+        xlabel="env steps",
+        ylabel="eval success (20 fixed episodes)",
+        ylim=(-0.02, 1.02),
+        title="FetchPush from state: one lever changed per config",
+    )
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     path = out / "push_recipe.png"
@@ -140,9 +176,14 @@ def main() -> None:
         sys.exit(f"error: unknown configs {unknown}; allowed: {', '.join(CONFIGS)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     if not args.summarise_only:
-        jobs = [(c, s, run_params(c, s, args.steps, args.out, args.eval_every, args.episodes))
-                for c in configs for s in seeds]
-        print(f"push_recipe: {len(jobs)} runs of {args.steps} steps, {args.jobs} at a time, load {os.getloadavg()[0]:.1f}")
+        jobs = [
+            (c, s, run_params(c, s, args.steps, args.out, args.eval_every, args.episodes))
+            for c in configs
+            for s in seeds
+        ]
+        print(
+            f"push_recipe: {len(jobs)} runs of {args.steps} steps, {args.jobs} at a time, load {os.getloadavg()[0]:.1f}"
+        )
         with ThreadPoolExecutor(args.jobs) as pool:
             for config, seed, rc, wall in pool.map(lambda j: launch(*j), jobs):
                 print(f"  {config}/{seed}: exit {rc}, {wall / 60:.1f} min wall, load {os.getloadavg()[0]:.1f}")

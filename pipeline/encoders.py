@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,7 +110,9 @@ class LoadedEncoder:
         want = (s, s, 3) if channels_last else (3, s, s)
         if len(shape) != 4 or tuple(shape[1:]) != want:
             layout = "(N, H, W, 3) uint8" if channels_last else "(N, 3, H, W) float"
-            raise ValueError(f"encoder {self.name!r} expects frames {layout} with shape (N, {', '.join(map(str, want))}); got {tuple(shape)}")
+            raise ValueError(
+                f"encoder {self.name!r} expects frames {layout} with shape (N, {', '.join(map(str, want))}); got {tuple(shape)}"
+            )
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """uint8 frames ``(N, H, W, 3)`` -> float32 latents ``(N, latent_dim)`` (batched, no grad, deterministic)."""
@@ -144,7 +147,9 @@ def load_encoder(path: str | Path, device: str | torch.device | None = None) -> 
     meta_path, weights_path = out_dir / META_FILE, out_dir / WEIGHTS_FILE
     for p in (meta_path, weights_path):
         if not p.is_file():
-            raise FileNotFoundError(f"encoder artifact incomplete: {p} not found (run the pretrain stage, or check the path)")
+            raise FileNotFoundError(
+                f"encoder artifact incomplete: {p} not found (run the pretrain stage, or check the path)"
+            )
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
@@ -153,7 +158,9 @@ def load_encoder(path: str | Path, device: str | torch.device | None = None) -> 
     if missing:
         raise ValueError(f"{meta_path}: missing keys {missing} (expected {list(REQUIRED_KEYS)})")
     if meta["format_version"] != FORMAT_VERSION:
-        raise ValueError(f"{meta_path}: format_version {meta['format_version']} not supported (expected {FORMAT_VERSION})")
+        raise ValueError(
+            f"{meta_path}: format_version {meta['format_version']} not supported (expected {FORMAT_VERSION})"
+        )
     if meta["name"] not in ENCODERS:
         raise ValueError(f"{meta_path}: unknown encoder name {meta['name']!r}; choose from {list(ENCODERS)}")
     net = build_encoder(meta["name"], meta["config"], int(meta["image_size"]), load_weights=False)
@@ -161,7 +168,9 @@ def load_encoder(path: str | Path, device: str | torch.device | None = None) -> 
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(f"{weights_path}: weights do not fit a {meta['name']!r} encoder with the saved config: {exc}") from exc
+        raise ValueError(
+            f"{weights_path}: weights do not fit a {meta['name']!r} encoder with the saved config: {exc}"
+        ) from exc
     if int(net.latent_dim) != int(meta["latent_dim"]):
         raise ValueError(f"{meta_path}: latent_dim {meta['latent_dim']} but the rebuilt encoder has {net.latent_dim}")
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")

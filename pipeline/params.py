@@ -57,7 +57,7 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
     return raw
 
 
-def load_params(path: Path | str = DEFAULT_PARAMS) -> "Params":
+def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
     """Load and validate the whole params file."""
     from pipeline.config import (
         Params,  # local import: config composes every stage's section

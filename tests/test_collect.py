@@ -16,9 +16,9 @@ import pytest
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
 from pipeline.collect.dataset import PER_FRAME, SCHEMA_VERSION, DatasetError, load_dataset, open_dataset
-from pipeline.io import partial_path
 from pipeline.collect.hdf5 import export_hdf5, import_hdf5
 from pipeline.config import Params
+from pipeline.io import partial_path
 
 from .conftest import tiny_params_dict, write_params
 
@@ -57,7 +57,9 @@ def test_scripted_pusher_moves_the_object(tiny_dataset: Path) -> None:
 def test_same_data_whatever_the_worker_count(tmp_path: Path) -> None:
     arrays = []
     for workers in (1, 3):
-        p = tiny_params_dict(tmp_path / str(workers), collect={"workers": workers, "episodes": 4, "scripted_fraction": 0.5})
+        p = tiny_params_dict(
+            tmp_path / str(workers), collect={"workers": workers, "episodes": 4, "scripted_fraction": 0.5}
+        )
         params = Params.model_validate(p)
         collect(params.env, params.collect, params.paths.dataset, progress=False)
         arrays.append(load_dataset(params.paths.dataset).arrays)
@@ -107,8 +109,12 @@ def test_killed_collect_leaves_nothing_and_rerun_succeeds(tmp_path: Path) -> Non
     p = tiny_params_dict(tmp_path, collect={"episodes": 400, "workers": 2})
     path = write_params(tmp_path, p)
     final = Path(p["paths"]["dataset"])
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.collect", "--params", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.collect", "--params", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while not (partial_path(final) / "frames").exists() and time.time() < deadline:
         time.sleep(0.2)

@@ -159,7 +159,9 @@ def test_disabled_shadow_and_reflection_passes_change_no_pixel(camera: str) -> N
     env.close()
 
 
-@pytest.mark.parametrize(("camera", "always_culls"), [("workspace", True), ("gripper_camera_rgb", True), ("seed", False)])
+@pytest.mark.parametrize(
+    ("camera", "always_culls"), [("workspace", True), ("gripper_camera_rgb", True), ("seed", False)]
+)
 def test_culling_geoms_outside_the_view_changes_no_pixel(camera: str, always_culls: bool) -> None:
     """Frustum culling skips real work (some geoms dropped) and every frame stays identical."""
     import mujoco

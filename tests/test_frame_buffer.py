@@ -113,7 +113,12 @@ def assert_same_samples(ref: HerReplayBuffer, buf: FrameHerReplayBuffer, seeds: 
 
 @pytest.mark.parametrize(
     "k, padding, strategy, copy_info",
-    [(3, "repeat", "future", False), (2, "zero", "future", True), (3, "repeat", "final", False), (1, "repeat", "episode", False)],
+    [
+        (3, "repeat", "future", False),
+        (2, "zero", "future", True),
+        (3, "repeat", "final", False),
+        (1, "repeat", "episode", False),
+    ],
 )
 def test_matches_sb3_her_buffer(k: int, padding: str, strategy: str, copy_info: bool) -> None:
     n_envs, buffer_size = 2, 2 * 150
@@ -121,7 +126,13 @@ def test_matches_sb3_her_buffer(k: int, padding: str, strategy: str, copy_info: 
     kwargs = dict(env=env, n_envs=n_envs, n_sampled_goal=4, goal_selection_strategy=strategy, copy_info_dict=copy_info)
     ref = HerReplayBuffer(buffer_size, env.observation_space, env.action_space, **kwargs)
     buf = FrameHerReplayBuffer(
-        buffer_size, env.observation_space, env.action_space, frame_stack=k, padding=padding, check_stacks=True, **kwargs
+        buffer_size,
+        env.observation_space,
+        env.action_space,
+        frame_stack=k,
+        padding=padding,
+        check_stacks=True,
+        **kwargs,
     )
     rng = np.random.default_rng(0)
     store_transitions(env, [ref, buf], 100, rng)  # not full yet
@@ -141,7 +152,9 @@ def test_matches_sb3_her_buffer(k: int, padding: str, strategy: str, copy_info: 
     # memory: <= 1.1 frames + the small vectors per transition (SB3 stores 2k frames)
     frame = buf.frame_nbytes
     assert buf.bytes_per_transition(frames_only=True) <= 1.1 * frame
-    vectors = 2 * 4 * (10 + 3 + 3) + 4 * 2 + 4 * 3 + 8 * 3 + 8 + 8 + 1  # obs/next vecs, action, r/d/timeout, ep/info/slot
+    vectors = (
+        2 * 4 * (10 + 3 + 3) + 4 * 2 + 4 * 3 + 8 * 3 + 8 + 8 + 1
+    )  # obs/next vecs, action, r/d/timeout, ep/info/slot
     assert buf.bytes_per_transition() <= 1.1 * frame + vectors
     ref_pixels = ref.observations["pixels"].nbytes + ref.next_observations["pixels"].nbytes
     assert ref_pixels / buffer_size == 2 * k * frame
@@ -149,14 +162,18 @@ def test_matches_sb3_her_buffer(k: int, padding: str, strategy: str, copy_info: 
 
 def test_check_stacks_detects_wrong_padding() -> None:
     env = make_vec_env(2, "zero")
-    buf = FrameHerReplayBuffer(100, env.observation_space, env.action_space, env, frame_stack=2, padding="repeat", check_stacks=True)
+    buf = FrameHerReplayBuffer(
+        100, env.observation_space, env.action_space, env, frame_stack=2, padding="repeat", check_stacks=True
+    )
     with pytest.raises(ValueError, match="frame stack"):
         store_transitions(env, [buf], 2, np.random.default_rng(0))
 
 
 def test_small_final_ring_drops_episodes_instead_of_corrupting() -> None:
     env = make_vec_env(2)
-    buf = FrameHerReplayBuffer(100, env.observation_space, env.action_space, env, frame_stack=2, final_frame_fraction=0.02)
+    buf = FrameHerReplayBuffer(
+        100, env.observation_space, env.action_space, env, frame_stack=2, final_frame_fraction=0.02
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         store_transitions(env, [buf], 150, np.random.default_rng(0))

@@ -37,15 +37,28 @@ VARIANTS = {
 PIXEL_VARIANTS = {
     "pix_nature": {"obs": "pixel", "extractor": "nature", "routing": "separate", "augment": False, "frame_stack": 1},
     "pix_manip": {"obs": "pixel", "extractor": "manip", "routing": "shared", "coordconv": True, "frame_stack": 2},
-    "pix_manip_ss": {"obs": "pixel", "extractor": "manip_ss", "routing": "critic", "frame_stack": 2, "proprio": False,
-                     "warmup": "random"},
+    "pix_manip_ss": {
+        "obs": "pixel",
+        "extractor": "manip_ss",
+        "routing": "critic",
+        "frame_stack": 2,
+        "proprio": False,
+        "warmup": "random",
+    },
 }
 
 
 def policy_params(tmp_path: Path, **policy: object) -> dict:
     p = tiny_params_dict(tmp_path)
-    p["policy"] = {"total_steps": 300, "n_envs": 2, "eval_every": 100, "eval_episodes": 2, "run": ["state"],
-                   "variants": {k: {**v, "sac": SAC_TINY} for k, v in {**VARIANTS, **PIXEL_VARIANTS}.items()}, **policy}
+    p["policy"] = {
+        "total_steps": 300,
+        "n_envs": 2,
+        "eval_every": 100,
+        "eval_episodes": 2,
+        "run": ["state"],
+        "variants": {k: {**v, "sac": SAC_TINY} for k, v in {**VARIANTS, **PIXEL_VARIANTS}.items()},
+        **policy,
+    }
     return p
 
 
@@ -111,7 +124,10 @@ def test_worker_process_envs_step_like_in_process_envs(tmp_path: Path) -> None:
         last = seen["dummy"][-1]
         achieved = np.repeat(last["achieved_goal"], 8, axis=0)
         desired = achieved + np.random.default_rng(1).normal(0, 0.05, achieved.shape)  # some within 5 cm, some not
-        rewards = {k: env.env_method("compute_reward", achieved, desired, [{}] * len(achieved), indices=[0])[0] for k, env in envs.items()}
+        rewards = {
+            k: env.env_method("compute_reward", achieved, desired, [{}] * len(achieved), indices=[0])[0]
+            for k, env in envs.items()
+        }
         assert np.array_equal(rewards["dummy"], rewards["subproc"]) and set(np.unique(rewards["dummy"])) == {-1.0, 0.0}
     finally:
         for env in envs.values():
@@ -124,7 +140,9 @@ def test_auto_vec_env_uses_worker_processes_only_with_a_spare_core(monkeypatch) 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert resolve_vec_env("auto", 2, render=True) == "subproc" and resolve_vec_env("auto", 1, render=True) == "subproc"
     assert resolve_vec_env("auto", 4, render=False) == "dummy"  # physics alone is cheaper than a pipe round trip
-    assert resolve_vec_env("subproc", 1, render=False) == "subproc" and resolve_vec_env("dummy", 4, render=True) == "dummy"
+    assert (
+        resolve_vec_env("subproc", 1, render=False) == "subproc" and resolve_vec_env("dummy", 4, render=True) == "dummy"
+    )
 
 
 def test_latent_variant_trains_with_worker_process_envs(tmp_path: Path) -> None:

@@ -46,7 +46,12 @@ def test_encoder_shapes_and_determinism(name: str) -> None:
 def test_decoder_outputs_and_keypoints() -> None:
     x = frames(2)
     recon, mu, logvar = build_encoder("vae", SMALL["vae"], SIZE)(x)
-    assert recon.shape == (2, 3, SIZE, SIZE) and 0 <= recon.min() and recon.max() <= 1 and mu.shape == logvar.shape == (2, 8)
+    assert (
+        recon.shape == (2, 3, SIZE, SIZE)
+        and 0 <= recon.min()
+        and recon.max() <= 1
+        and mu.shape == logvar.shape == (2, 8)
+    )
     sae = build_encoder("spatial_ae", SMALL["spatial_ae"], SIZE)
     recon, coords = sae(x)
     assert recon.shape == (2, 1, 16, 16) and coords.shape == (2, 8)
@@ -83,7 +88,9 @@ def test_gaussian_map_decoder_paints_at_the_keypoints() -> None:
 def test_bounded_logits_keep_keypoint_maps_from_collapsing(logits: str) -> None:
     """Grown keypoint-conv weights make raw maps one-hot on a single cell; tanh-capped maps stay spread."""
     torch.manual_seed(0)
-    trunk = build_encoder("spatial_ae", SMALL["spatial_ae"].model_copy(update={"softmax_logits": logits}), SIZE).trunk.eval()
+    trunk = build_encoder(
+        "spatial_ae", SMALL["spatial_ae"].model_copy(update={"softmax_logits": logits}), SIZE
+    ).trunk.eval()
     keypoint_conv = [m for m in trunk.convs if isinstance(m, torch.nn.Conv2d)][-1]
     with torch.no_grad():
         keypoint_conv.weight.mul_(1000.0)
@@ -148,8 +155,13 @@ def test_lightning_steps(name: str, schedule: str) -> None:
     if cfg.model_dump().get("decoder") == "gaussian":
         assert torch.equal(module.net.decoder.background, module.median)  # paints over the dataset's median frame
     trainer = pl.Trainer(
-        max_steps=3, logger=False, enable_checkpointing=False, accelerator="cpu",
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
     )
     trainer.fit(module, DataLoader(ds, batch_size=4, shuffle=True), DataLoader(ds, batch_size=4))
     assert trainer.global_step == 3
@@ -160,7 +172,9 @@ def test_lightning_steps(name: str, schedule: str) -> None:
     if name == "spatial_ae":
         assert "val/slowness" in trainer.callback_metrics
     if name == "supervised":
-        assert torch.allclose(module.net.label_std, torch.from_numpy(compute_label_stats(ds.obj, ds.grip)["std"]).clamp(min=0.01))
+        assert torch.allclose(
+            module.net.label_std, torch.from_numpy(compute_label_stats(ds.obj, ds.grip)["std"]).clamp(min=0.01)
+        )
 
 
 def test_one_cycle_factor() -> None:

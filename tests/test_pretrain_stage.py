@@ -26,9 +26,16 @@ from pipeline.pretrain.train import PretrainError, pretrain_encoder
 
 from .conftest import tiny_params_dict, write_params
 
-TINY = {"max_epochs": 1, "max_steps": 4, "batch_size": 16, "checkpoint_every_steps": 2,
-        "vae": {"channels": [8, 16], "latent_dim": 4}, "spatial_ae": {"channels": [8], "num_keypoints": 4, "recon_size": 16},
-        "supervised": {"channels": [8], "num_keypoints": 4, "head_hidden": 16}, "frozen": {"resize_to": 32}}
+TINY = {
+    "max_epochs": 1,
+    "max_steps": 4,
+    "batch_size": 16,
+    "checkpoint_every_steps": 2,
+    "vae": {"channels": [8, 16], "latent_dim": 4},
+    "spatial_ae": {"channels": [8], "num_keypoints": 4, "recon_size": 16},
+    "supervised": {"channels": [8], "num_keypoints": 4, "head_hidden": 16},
+    "frozen": {"resize_to": 32},
+}
 
 
 def stage_params(tmp_path: Path, dataset: Path, **pretrain: object) -> dict:
@@ -56,8 +63,17 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
     assert z.shape == (5, enc.latent_dim) and z.dtype == np.float32 and np.array_equal(z, enc.encode(frames))
     assert enc.image_size == 32 and enc.camera["name"] == "workspace" and enc.env_id == "FetchPush-v4"
     saved = json.loads((out / "metrics.json").read_text())
-    for key in ("probe_object_mm", "probe_object_median_mm", "probe_gripper_mm", "probe_object_r2", "mean_object_mm", "random_object_mm",
-                "probe_object_mlp_mm", "probe_gripper_mlp_mm", "random_object_mlp_mm"):
+    for key in (
+        "probe_object_mm",
+        "probe_object_median_mm",
+        "probe_gripper_mm",
+        "probe_object_r2",
+        "mean_object_mm",
+        "random_object_mm",
+        "probe_object_mlp_mm",
+        "probe_gripper_mlp_mm",
+        "random_object_mlp_mm",
+    ):
         assert np.isfinite(saved[key]) and saved[key] == pytest.approx(metrics[key])
     assert 0 < saved["visible_share"] <= 1 and "probe_object_visible_mm" in saved  # the dataset labels visibility
     if name in ("vae", "spatial_ae"):
@@ -71,7 +87,9 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
 
 
 def test_supervised_beats_mean_predictor_with_more_training(tmp_path: Path, tiny_dataset: Path) -> None:
-    params = Params.model_validate(stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100, lr_schedule="constant"))
+    params = Params.model_validate(
+        stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100, lr_schedule="constant")
+    )
     m = pretrain_encoder(params, "supervised", progress=False)
     assert m["probe_gripper_mm"] < 0.8 * m["mean_gripper_mm"]
 
@@ -147,7 +165,9 @@ def test_bad_weights_files_are_clear_errors(tmp_path: Path, tiny_dataset: Path, 
 
 def test_unknown_encoder_name(tmp_path: Path, tiny_dataset: Path, capsys) -> None:
     with pytest.raises(SystemExit):
-        pretrain_main(["--encoder", "resnet", "--params", str(write_params(tmp_path, stage_params(tmp_path, tiny_dataset)))])
+        pretrain_main(
+            ["--encoder", "resnet", "--params", str(write_params(tmp_path, stage_params(tmp_path, tiny_dataset)))]
+        )
     assert "vae" in capsys.readouterr().err
 
 

@@ -84,13 +84,22 @@ def test_visible_frames_are_scored_apart() -> None:
     seen_obj = np.where(hidden[:, None], obj.mean(axis=0), obj)  # an encoder that sees nothing falls back to the mean
     lat = np.concatenate([seen_obj, grip], axis=1) @ rng.normal(size=(6, 10))  # (N, 6) @ (6, 10) -> (N, 10)
     visible[:5] = np.nan  # unknown visibility counts as not visible
-    r = probe_report(lat[:1500], seen_obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:], alpha=1e-8,
-                     test_visible=visible[1500:])
+    r = probe_report(
+        lat[:1500],
+        seen_obj[:1500],
+        grip[:1500],
+        lat[1500:],
+        obj[1500:],
+        grip[1500:],
+        alpha=1e-8,
+        test_visible=visible[1500:],
+    )
     assert r["probe_object_visible_mm"] < 1e-3 and r["probe_object_visible_median_mm"] < 1e-3
     assert r["probe_object_mm"] > 30  # the hidden frames carry all the error
     assert r["visible_share"] == pytest.approx((visible[1500:] >= VISIBLE_MIN).mean())
-    assert "probe_object_visible_mm" not in probe_report(lat[:1500], obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:],
-                                                         test_visible=np.full(500, np.nan))
+    assert "probe_object_visible_mm" not in probe_report(
+        lat[:1500], obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:], test_visible=np.full(500, np.nan)
+    )
 
 
 def test_visible_probe_is_fit_on_visible_training_frames() -> None:
@@ -104,12 +113,16 @@ def test_visible_probe_is_fit_on_visible_training_frames() -> None:
     args = (lat[:2000], obj[:2000], grip[:2000], lat[2000:], obj[2000:], grip[2000:])
     groups = np.arange(2000) // 50
     fit_all = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:])
-    fit_seen = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=visible[:2000])
+    fit_seen = probe_report(
+        *args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=visible[:2000]
+    )
     assert fit_all["probe_object_visible_mm"] > 10  # the outliers bias the shared fit
     assert fit_seen["probe_object_visible_mm"] < 1  # the visible fit recovers the exact map
     assert fit_seen["probe_object_mm"] == fit_all["probe_object_mm"]  # the all-frame probe is unchanged
     # too few visible training frames: falls back to the fit on all of them
-    few = probe_report(*args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=np.zeros(2000))
+    few = probe_report(
+        *args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=np.zeros(2000)
+    )
     assert few["probe_object_visible_mm"] == pytest.approx(fit_all["probe_object_visible_mm"])
     with pytest.raises(ValueError, match="train_visible"):
         probe_report(*args, alpha=1.0, test_visible=visible[2000:], train_visible=visible[:1000])
@@ -122,6 +135,9 @@ def test_held_out_latents_outside_the_training_range_are_not_extrapolated() -> N
     still = rng.normal(scale=1e-4, size=(600, 1))  # e.g. a keypoint parked on a static corner
     lat = np.concatenate([obj, grip, still], axis=1) @ np.diag(rng.uniform(1, 2, size=7))  # (N, 7)
     lat[500:, 6] = 0.5  # ... that moves on held-out frames: 5000 training stds away
-    noisy_obj, noisy_grip = obj + rng.normal(scale=0.002, size=obj.shape), grip + rng.normal(scale=0.002, size=grip.shape)
+    noisy_obj, noisy_grip = (
+        obj + rng.normal(scale=0.002, size=obj.shape),
+        grip + rng.normal(scale=0.002, size=grip.shape),
+    )
     r = probe_report(lat[:500], noisy_obj[:500], noisy_grip[:500], lat[500:], obj[500:], grip[500:], alpha=1e-6)
     assert r["probe_object_mm"] < 5 and r["probe_gripper_mm"] < 5  # label noise gives the still dim a small weight

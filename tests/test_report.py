@@ -41,8 +41,16 @@ def write_run(root: Path, variant: str, seed: int, successes: list[float], every
         w.writerow(["step", "success", "final_object_distance"])
         for i, s in enumerate(successes):
             w.writerow([i * every, s, 0.1])
-    (run / "metrics.json").write_text(json.dumps({"final_success": successes[-1], "fps": 100.0 + seed,
-                                                  "replay_bytes_per_transition": 200.0, "wall_time_s": 60.0}))
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "final_success": successes[-1],
+                "fps": 100.0 + seed,
+                "replay_bytes_per_transition": 200.0,
+                "wall_time_s": 60.0,
+            }
+        )
+    )
 
 
 def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
@@ -52,7 +60,9 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     write_run(runs, "state", 1, [0.0, 0.3, 0.8])
     write_run(runs, "latent_vae", 0, [0.0, 0.1, 0.2, 0.4], every=50)  # different eval grid is fine
     (encoders / "vae").mkdir(parents=True)
-    (encoders / "vae" / "metrics.json").write_text(json.dumps({"probe_object_mm": 12.3, "probe_gripper_mm": 4.5, "latent_dim": 16}))
+    (encoders / "vae" / "metrics.json").write_text(
+        json.dumps({"probe_object_mm": 12.3, "probe_gripper_mm": 4.5, "latent_dim": 16})
+    )
     (encoders / "vae" / "reconstructions.png").write_bytes(b"")
     report_main(["--params", str(write_params(tmp_path, p))])
     md = (report / "report.md").read_text()

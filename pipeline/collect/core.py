@@ -70,10 +70,19 @@ def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool =
     final = writer.close()
     wall = time.perf_counter() - t0
     size_mb = sum(f.stat().st_size for f in final.rglob("*") if f.is_file()) / 1e6
-    summary = {"episodes": cfg.episodes, "frames": n_frames, "seconds": wall, "frames_per_s": n_frames / wall,
-               "workers": workers, "megabytes": size_mb, "path": str(final)}
+    summary = {
+        "episodes": cfg.episodes,
+        "frames": n_frames,
+        "seconds": wall,
+        "frames_per_s": n_frames / wall,
+        "workers": workers,
+        "megabytes": size_mb,
+        "path": str(final),
+    }
     if progress:
-        print(f"collect: {cfg.episodes} episodes, {n_frames} frames of {env_cfg.id} at {env_cfg.image_size}px "
-              f"({env_cfg.camera}) -> {final} [{size_mb:.1f} MB] in {wall:.1f} s "
-              f"({n_frames / wall:.0f} frames/s, {workers} workers)")
+        print(
+            f"collect: {cfg.episodes} episodes, {n_frames} frames of {env_cfg.id} at {env_cfg.image_size}px "
+            f"({env_cfg.camera}) -> {final} [{size_mb:.1f} MB] in {wall:.1f} s "
+            f"({n_frames / wall:.0f} frames/s, {workers} workers)"
+        )
     return summary

@@ -27,7 +27,17 @@ PER_FRAME = {
     "step": (lambda s: (), np.int32),
 }
 """Every per-frame array of the schema; all share the leading length N."""
-REQUIRED_ATTRS = ("schema_version", "env_id", "camera", "image_size", "seed", "policy", "versions", "frames_per_episode", "episodes")
+REQUIRED_ATTRS = (
+    "schema_version",
+    "env_id",
+    "camera",
+    "image_size",
+    "seed",
+    "policy",
+    "versions",
+    "frames_per_episode",
+    "episodes",
+)
 
 
 class DatasetError(ValueError):
@@ -62,7 +72,9 @@ class DatasetWriter:
     :param compress: zstd-compress the arrays
     """
 
-    def __init__(self, path: Path, n_frames: int, image_size: int, chunk_frames: int, attrs: dict, compress: bool = True) -> None:
+    def __init__(
+        self, path: Path, n_frames: int, image_size: int, chunk_frames: int, attrs: dict, compress: bool = True
+    ) -> None:
         self.final, self.tmp = Path(path), partial_path(Path(path))
         if self.tmp.exists():
             shutil.rmtree(self.tmp)  # leftovers of an interrupted run
@@ -115,8 +127,10 @@ def open_dataset(path: Path | str) -> zarr.Group:
     if missing:
         raise DatasetError(f"{path}: missing attributes {missing}; not a dataset written by pipeline.collect")
     if attrs["schema_version"] != SCHEMA_VERSION:
-        raise DatasetError(f"{path}: schema version {attrs['schema_version']}, this code reads {SCHEMA_VERSION} "
-                           f"(collect it again: `python -m pipeline.collect`)")
+        raise DatasetError(
+            f"{path}: schema version {attrs['schema_version']}, this code reads {SCHEMA_VERSION} "
+            f"(collect it again: `python -m pipeline.collect`)"
+        )
     names = set(group.array_keys())
     if not set(PER_FRAME) <= names:
         raise DatasetError(f"{path}: missing arrays {sorted(set(PER_FRAME) - names)}")
@@ -125,7 +139,9 @@ def open_dataset(path: Path | str) -> zarr.Group:
     for name, (shape_fn, dtype) in PER_FRAME.items():
         arr = group[name]
         if arr.shape != (n, *shape_fn(size)) or np.dtype(arr.dtype) != np.dtype(dtype):
-            raise DatasetError(f"{path}: array {name!r} has shape {arr.shape} {arr.dtype}, expected {(n, *shape_fn(size))} {np.dtype(dtype)}")
+            raise DatasetError(
+                f"{path}: array {name!r} has shape {arr.shape} {arr.dtype}, expected {(n, *shape_fn(size))} {np.dtype(dtype)}"
+            )
     return group
 
 

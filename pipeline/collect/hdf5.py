@@ -42,7 +42,9 @@ def export_hdf5(data: RolloutData, path: Path | str) -> Path:
             demo.attrs["episode"] = int(data.arrays["episode"][start])
             demo.create_dataset("actions", data=data.arrays["action"][start:stop])
             obs = demo.create_group("obs")
-            obs.create_dataset(IMAGE_KEY, data=data.arrays["frames"][start:stop], chunks=True, compression="gzip", compression_opts=4)
+            obs.create_dataset(
+                IMAGE_KEY, data=data.arrays["frames"][start:stop], chunks=True, compression="gzip", compression_opts=4
+            )
             for name in LABELS:
                 obs.create_dataset(name, data=data.arrays[name][start:stop])
     os.replace(tmp, path)

@@ -12,8 +12,10 @@ from pipeline.envs.config import CAMERA_PRESETS, MODEL_CAMERAS, EnvConfig
 
 GOAL_SITE = "target0"
 RENDER_PASSES_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION)
-_RAY_GRID = np.stack(np.meshgrid(*[np.array([-0.8, 0.0, 0.8])] * 3, indexing="ij"), axis=-1).reshape(-1, 3)  # (3, 3, 3, 3) -> (27, 3)
-_LIVE: "weakref.WeakSet[PixelRenderer]" = weakref.WeakSet()
+_RAY_GRID = np.stack(np.meshgrid(*[np.array([-0.8, 0.0, 0.8])] * 3, indexing="ij"), axis=-1).reshape(
+    -1, 3
+)  # (3, 3, 3, 3) -> (27, 3)
+_LIVE: weakref.WeakSet[PixelRenderer] = weakref.WeakSet()
 
 
 def _close_all() -> None:
@@ -81,7 +83,11 @@ class PixelRenderer:
         """
         scene = self._renderer.scene
         geoms = [scene.geoms[i] for i in range(scene.ngeom)]
-        idx = [i for i, g in enumerate(geoms) if g.objtype == mujoco.mjtObj.mjOBJ_GEOM and self.model.geom_rbound[g.objid] > 0]
+        idx = [
+            i
+            for i, g in enumerate(geoms)
+            if g.objtype == mujoco.mjtObj.mjOBJ_GEOM and self.model.geom_rbound[g.objid] > 0
+        ]
         if not idx:
             return
         gl = mujoco.mjv_averageCamera(scene.camera[0], scene.camera[1])
@@ -95,7 +101,10 @@ class PixelRenderer:
         half_w = gl.frustum_width or half_h  # 0: from the aspect ratio (square frames)
         near = gl.frustum_near
         outside = z < near - radius
-        for lo, hi, u in ((gl.frustum_center - half_w, gl.frustum_center + half_w, x), (gl.frustum_bottom, gl.frustum_top, y)):
+        for lo, hi, u in (
+            (gl.frustum_center - half_w, gl.frustum_center + half_w, x),
+            (gl.frustum_bottom, gl.frustum_top, y),
+        ):
             t_lo, t_hi = lo / near, hi / near  # slopes of the two side planes (u = t * z)
             outside |= (u - t_hi * z) / np.sqrt(1 + t_hi**2) > radius
             outside |= (t_lo * z - u) / np.sqrt(1 + t_lo**2) > radius

@@ -49,7 +49,10 @@ def save_checkpoint(model: OffPolicyAlgorithm, path: Path, extra: dict[str, Any]
     tmp = partial_path(path)
     remove(tmp)
     tmp.mkdir(parents=True)
-    weights = {"policy": model.policy.state_dict(), **{f"opt_{k}": o.state_dict() for k, o in _optimizers(model).items()}}
+    weights = {
+        "policy": model.policy.state_dict(),
+        **{f"opt_{k}": o.state_dict() for k, o in _optimizers(model).items()},
+    }
     if getattr(model, "log_ent_coef", None) is not None:
         weights["log_ent_coef"] = model.log_ent_coef.detach().cpu()
     torch.save(weights, tmp / WEIGHTS)
@@ -57,13 +60,21 @@ def save_checkpoint(model: OffPolicyAlgorithm, path: Path, extra: dict[str, Any]
     n = buf.buffer_size if buf.full else buf.pos
     arrays = {k: (v[:n] if v.ndim and v.shape[0] == buf.buffer_size else v) for k, v in _buffer_arrays(buf).items()}
     np.savez(tmp / REPLAY, **arrays)
-    state = {"num_timesteps": model.num_timesteps, "n_updates": model._n_updates, "episode_num": model._episode_num,
-             "buffer_pos": buf.pos, "buffer_full": buf.full, **(extra or {})}
+    state = {
+        "num_timesteps": model.num_timesteps,
+        "n_updates": model._n_updates,
+        "episode_num": model._episode_num,
+        "buffer_pos": buf.pos,
+        "buffer_full": buf.full,
+        **(extra or {}),
+    }
     (tmp / STATE).write_text(json.dumps(state, indent=2))
     publish(tmp, path)
 
 
-def load_checkpoint(model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def load_checkpoint(
+    model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none.
 
     A checkpoint written under another ``fingerprint`` (changed env or variant params) is discarded.
@@ -91,10 +102,16 @@ def load_checkpoint(model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str
                 raise ValueError(f"checkpoint {path}: replay array {key!r} unknown to this buffer (variant changed?)")
             dst = targets[key]
             if src.shape[1:] != dst.shape[1:] and src.shape != dst.shape:
-                raise ValueError(f"checkpoint {path}: replay array {key!r} has shape {src.shape}, buffer has {dst.shape}")
+                raise ValueError(
+                    f"checkpoint {path}: replay array {key!r} has shape {src.shape}, buffer has {dst.shape}"
+                )
             dst[: len(src)] = src if src.ndim else src.item()
     buf.pos, buf.full = state["buffer_pos"], state["buffer_full"]
     if hasattr(buf, "_current_ep_start"):
         buf._current_ep_start[:] = buf.pos  # episodes in flight at save time were dropped
-    model.num_timesteps, model._n_updates, model._episode_num = state["num_timesteps"], state["n_updates"], state["episode_num"]
+    model.num_timesteps, model._n_updates, model._episode_num = (
+        state["num_timesteps"],
+        state["n_updates"],
+        state["episode_num"],
+    )
     return state

@@ -8,7 +8,8 @@ from pydantic import Field, model_validator
 
 from pipeline.params import StrictModel
 
-ObsKind = Literal["state", "latent", "pixel"]
+ObsKind = Literal["state", "latent", "pixel", "proprio"]
+InputKey = Literal["observation", "achieved_goal", "desired_goal"]
 GoalMode = Literal["vector", "latent"]
 Algo = Literal["sac", "tqc", "td3"]
 Warmup = Literal["random", "scripted"]
@@ -58,7 +59,13 @@ class VariantConfig(StrictModel):
     """One agent of the comparison."""
 
     obs: ObsKind = "latent"
-    """``state`` (full 25-D vector), ``latent`` (frozen encoder) or ``pixel`` (end-to-end CNN)"""
+    """``state`` (full 25-D vector), ``latent`` (frozen encoder), ``pixel`` (end-to-end CNN) or ``proprio`` (the
+    10-D proprioception only: no image and no object state, for the blind controls)"""
+    inputs: list[InputKey] | None = None
+    """which parts of the observation reach the actor and critic (``observation``: the state vector, latents
+    (+ proprio), pixels (+ proprio) or proprio). Default: ``state`` all three; the others leave out
+    ``achieved_goal`` (the simulator's object position), which stays in the replay buffer for HER and rewards
+    only. ``[observation, achieved_goal, desired_goal]`` is the seed's behaviour, kept as an ablation"""
     encoder: str | None = None
     """encoder name under ``paths.encoders`` (latent variants)"""
     goal_mode: GoalMode = "vector"
@@ -94,7 +101,9 @@ class VariantConfig(StrictModel):
     """HER settings"""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "VariantConfig":
+    def _consistent(self) -> VariantConfig:
+        if self.inputs is not None and (not self.inputs or len(set(self.inputs)) != len(self.inputs)):
+            raise ValueError("`inputs` lists each of observation, achieved_goal, desired_goal at most once, not none")
         if self.obs == "latent" and not self.encoder:
             raise ValueError("obs: latent needs `encoder` (a name listed in pretrain.encoders)")
         if self.obs == "pixel" and self.goal_mode != "vector":
@@ -108,6 +117,14 @@ class VariantConfig(StrictModel):
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
             raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
         return self
+
+    def input_keys(self) -> list[str]:
+        """The observation keys the networks read (``inputs``, or the default for ``obs``)."""
+        if self.inputs is not None:
+            return list(self.inputs)
+        return (
+            ["observation", "achieved_goal", "desired_goal"] if self.obs == "state" else ["observation", "desired_goal"]
+        )
 
 
 def _default_variants() -> dict[str, VariantConfig]:
@@ -146,8 +163,10 @@ class PolicyConfig(StrictModel):
     """variants the DVC matrix runs (names from ``variants``); swap with ``dvc exp run -S 'policy.run=[...]'``"""
 
     @model_validator(mode="after")
-    def _known_run(self) -> "PolicyConfig":
+    def _known_run(self) -> PolicyConfig:
         unknown = sorted(set(self.run) - set(self.variants))
         if unknown:
-            raise ValueError(f"`run` lists unknown variants {unknown}; defined in policy.variants: {sorted(self.variants)}")
+            raise ValueError(
+                f"`run` lists unknown variants {unknown}; defined in policy.variants: {sorted(self.variants)}"
+            )
         return self

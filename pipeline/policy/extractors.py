@@ -92,6 +92,7 @@ class PixelGoalExtractor(BaseFeaturesExtractor):
     :param coordconv: replace the first conv with :class:`pipeline.nets.CoordConv2d`
     :param augment: apply :class:`RandomShift` to the pixels in train mode
     :param pad: RandomShift padding in pixels
+    :param vector_keys: the vector keys concatenated to the image embedding (default: all of them)
     """
 
     def __init__(
@@ -101,11 +102,13 @@ class PixelGoalExtractor(BaseFeaturesExtractor):
         coordconv: bool = False,
         augment: bool = False,
         pad: int = 4,
+        vector_keys: list[str] | None = None,
     ) -> None:
         assert isinstance(observation_space, spaces.Dict), "PixelGoalExtractor needs a Dict observation space"
         pix_space = observation_space[PIXEL_KEY]
         assert isinstance(pix_space, spaces.Box) and len(pix_space.shape) == 3, "pixels must be (C, H, W)"
-        vector_keys = [k for k in observation_space.spaces if k != PIXEL_KEY]
+        if vector_keys is None:
+            vector_keys = [k for k in observation_space.spaces if k != PIXEL_KEY]
         vector_dim = sum(int(np.prod(observation_space[k].shape)) for k in vector_keys)
         image_encoder, image_dim = self.build_image_encoder(pix_space, feature_dim, coordconv)
         super().__init__(observation_space, features_dim=image_dim + vector_dim)
@@ -137,7 +140,11 @@ class NatureExtractor(PixelGoalExtractor):
             first = cnn.cnn[0]
             assert isinstance(first, nn.Conv2d)
             cnn.cnn[0] = CoordConv2d(
-                first.in_channels, first.out_channels, kernel_size=first.kernel_size, stride=first.stride, padding=first.padding
+                first.in_channels,
+                first.out_channels,
+                kernel_size=first.kernel_size,
+                stride=first.stride,
+                padding=first.padding,
             )
         return cnn, feature_dim
 

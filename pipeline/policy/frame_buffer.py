@@ -113,7 +113,12 @@ class FrameHerReplayBuffer(HerReplayBuffer):
             handle_timeout_termination, n_sampled_goal, goal_selection_strategy, copy_info_dict,
         )  # fmt: skip
         self.observation_space = observation_space
-        self.frame_stack, self.padding, self.pixel_key, self.check_stacks = frame_stack, padding, pixel_key, check_stacks
+        self.frame_stack, self.padding, self.pixel_key, self.check_stacks = (
+            frame_stack,
+            padding,
+            pixel_key,
+            check_stacks,
+        )
         self.frame_shape = (h, w, 3)
         self.frames = np.zeros((self.buffer_size, self.n_envs, h, w, 3), dtype=np.uint8)
         self.n_final = max(1, int(final_frame_fraction * self.buffer_size))
@@ -163,7 +168,9 @@ class FrameHerReplayBuffer(HerReplayBuffer):
             start, length = self.ep_start[owner, env_idx], self.ep_length[owner, env_idx]
             self.ep_length[np.arange(start, start + length) % self.buffer_size, env_idx] = 0
             self.n_dropped_episodes += 1
-            warnings.warn("FrameHerReplayBuffer: final-frame ring too small, dropping an episode; raise final_frame_fraction")
+            warnings.warn(
+                "FrameHerReplayBuffer: final-frame ring too small, dropping an episode; raise final_frame_fraction"
+            )
         self.final_frames[slot, env_idx] = self._last_next_frame[env_idx]
         self.final_slot[transition, env_idx] = slot
         self.final_owner[slot, env_idx] = transition
@@ -208,10 +215,15 @@ class FrameHerReplayBuffer(HerReplayBuffer):
             raise ValueError("next_obs of the previous step differs from this obs within an episode")
         self._last_next_pixels, self._last_done = np.array(next_pixels), done.copy()
 
-    def _with_pixels(self, data: DictReplayBufferSamples, batch_indices: np.ndarray, env_indices: np.ndarray) -> DictReplayBufferSamples:
+    def _with_pixels(
+        self, data: DictReplayBufferSamples, batch_indices: np.ndarray, env_indices: np.ndarray
+    ) -> DictReplayBufferSamples:
         """Add the rebuilt ``pixels`` to the parent's vector-only samples, keys in observation-space order."""
         obs = {**data.observations, self.pixel_key: self.to_torch(self._frame_stack(batch_indices, env_indices, False))}
-        next_obs = {**data.next_observations, self.pixel_key: self.to_torch(self._frame_stack(batch_indices, env_indices, True))}
+        next_obs = {
+            **data.next_observations,
+            self.pixel_key: self.to_torch(self._frame_stack(batch_indices, env_indices, True)),
+        }
         keys = list(self.observation_space.spaces)
         return data._replace(observations={k: obs[k] for k in keys}, next_observations={k: next_obs[k] for k in keys})
 
@@ -223,7 +235,9 @@ class FrameHerReplayBuffer(HerReplayBuffer):
     def _get_virtual_samples(
         self, batch_indices: np.ndarray, env_indices: np.ndarray, env: VecNormalize | None = None
     ) -> DictReplayBufferSamples:
-        return self._with_pixels(super()._get_virtual_samples(batch_indices, env_indices, env), batch_indices, env_indices)
+        return self._with_pixels(
+            super()._get_virtual_samples(batch_indices, env_indices, env), batch_indices, env_indices
+        )
 
     def frame_arrays(self) -> list[np.ndarray]:
         """The arrays holding pixels."""

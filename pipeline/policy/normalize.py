@@ -70,8 +70,13 @@ class VectorInputs(BaseFeaturesExtractor):
     :param normalize: running mean/std normalisation per input, clipped to ``+-clip``
     """
 
-    def __init__(self, observation_space: gym.spaces.Dict, keys: Sequence[str] = ("observation", "achieved_goal",
-                 "desired_goal"), normalize: bool = True, clip: float = 5.0) -> None:
+    def __init__(
+        self,
+        observation_space: gym.spaces.Dict,
+        keys: Sequence[str] = ("observation", "achieved_goal", "desired_goal"),
+        normalize: bool = True,
+        clip: float = 5.0,
+    ) -> None:
         unknown = [k for k in keys if k not in observation_space.spaces]
         if unknown:
             raise ValueError(f"inputs {unknown} not in the observation {list(observation_space.spaces)}")

@@ -49,7 +49,7 @@ class Overlapped:
             self._pending = None
             super().train(gradient_steps, batch_size)
 
-    def learn(self, *args: Any, **kwargs: Any) -> "Overlapped":
+    def learn(self, *args: Any, **kwargs: Any) -> Overlapped:
         super().learn(*args, **kwargs)
         self.run_pending_train()
         return self

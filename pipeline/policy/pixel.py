@@ -45,14 +45,24 @@ def build_pixel_envs(params: Params, variant: VariantConfig, n_train: int, n_eva
     make = lambda: make_pixel_env(params.env, variant)  # noqa: E731
     reward = lambda: FetchPixelEnv(params.env, render=False)  # noqa: E731
     kind = params.policy.vec_env
-    return (make_vec_env(make, n_train, resolve_vec_env(kind, n_train, True), reward),
-            make_vec_env(make, n_eval, resolve_vec_env(kind, n_eval, True), reward))
+    return (
+        make_vec_env(make, n_train, resolve_vec_env(kind, n_train, True), reward),
+        make_vec_env(make, n_eval, resolve_vec_env(kind, n_eval, True), reward),
+    )
 
 
 def build_pixel_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path) -> SAC:
     """SB3 SAC for a pixel variant: chosen extractor and routing, :class:`FrameHerReplayBuffer`."""
     sac = variant.sac
-    extractor_kwargs: dict[str, Any] = {"coordconv": variant.coordconv, "augment": variant.augment}
+    keys = variant.input_keys()
+    vector_keys = (["proprio"] if variant.proprio and "observation" in keys else []) + [
+        k for k in keys if k != "observation"
+    ]
+    extractor_kwargs: dict[str, Any] = {
+        "coordconv": variant.coordconv,
+        "augment": variant.augment,
+        "vector_keys": vector_keys,
+    }
     return make_sac(
         variant.routing, env,
         policy_kwargs=pixel_policy_kwargs(variant.extractor, list(sac.net_arch), **extractor_kwargs),

@@ -87,12 +87,16 @@ class CriticEncoderSACPolicy(PixelSACPolicy):
 
     def _build(self, lr_schedule: Schedule) -> None:
         self.actor = self.make_actor()
-        actor_parameters = [p for name, p in self.actor.named_parameters() if not name.startswith("features_extractor.")]
+        actor_parameters = [
+            p for name, p in self.actor.named_parameters() if not name.startswith("features_extractor.")
+        ]
         self.actor.optimizer = self.optimizer_class(actor_parameters, lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
         self.critic = self.make_critic(features_extractor=self.actor.features_extractor)
         # all critic parameters, the shared extractor included
-        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
+        self.critic.optimizer = self.optimizer_class(
+            self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )  # type: ignore[call-arg]
 
         self.critic_target = self.make_critic(features_extractor=None)
         self.critic_target.load_state_dict(self.critic.state_dict())

@@ -16,6 +16,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.io import state_signature, write_json
+from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.checkpoint import (
     load_checkpoint,
     replay_bytes_per_transition,
@@ -23,7 +24,6 @@ from pipeline.policy.checkpoint import (
 )
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
-from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.normalize import NormalizerUpdate, VectorInputs
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.vecenv import (
@@ -57,7 +57,11 @@ def check_encoder(encoder: LoadedEncoder, params: Params, path: Path) -> None:
     if encoder.env_id != env.id:
         problems.append(f"env id {encoder.env_id} != env.id {env.id}")
     if problems:
-        raise RunError(f"encoder {path} does not match this env: " + "; ".join(problems) + " (re-run pretrain with these env params)")
+        raise RunError(
+            f"encoder {path} does not match this env: "
+            + "; ".join(problems)
+            + " (re-run pretrain with these env params)"
+        )
 
 
 def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
@@ -87,15 +91,26 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
             if threshold == "auto":
                 threshold = calibrate_latent_threshold(params.env, encoder)
             info["latent_threshold"] = float(threshold)
-    render = variant.obs != "state"
+    render = variant.obs in ("latent", "pixel")
     n_eval = min(pol.eval_episodes, 4)
-    train = GoalObsVecEnv(make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed)
-    evaluation = GoalObsVecEnv(make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1)
+    train = GoalObsVecEnv(
+        make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed
+    )
+    evaluation = GoalObsVecEnv(
+        make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1
+    )
     return train, evaluation, info
 
 
-def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path, overlap: bool = False,
-                has_object: bool = True) -> OffPolicyAlgorithm:
+def build_model(
+    variant: VariantConfig,
+    env: VecEnv,
+    seed: int,
+    device: str,
+    tb_dir: Path,
+    overlap: bool = False,
+    has_object: bool = True,
+) -> OffPolicyAlgorithm:
     """SB3 / sb3-contrib ``variant.algo`` with HER for a state/latent variant (pixel variants:
     :mod:`pipeline.policy.pixel`), inputs normalised inside the networks, optional scripted warm-up.
 
@@ -111,16 +126,32 @@ def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_
     else:
         sac = variant.sac
         overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
-        extractor = {"features_extractor_class": VectorInputs,
-                     "features_extractor_kwargs": {"normalize": variant.normalize}}
+        extractor = {
+            "features_extractor_class": VectorInputs,
+            "features_extractor_kwargs": {"keys": variant.input_keys(), "normalize": variant.normalize},
+        }
         model = algo_class(variant.algo, overlap)(
-            "MultiInputPolicy", env, learning_rate=sac.learning_rate, buffer_size=sac.buffer_size,
-            batch_size=sac.batch_size, gamma=sac.gamma, tau=sac.tau, learning_starts=sac.learning_starts,
-            train_freq=sac.train_freq, gradient_steps=sac.gradient_steps, replay_buffer_class=HerReplayBuffer,
-            replay_buffer_kwargs={"n_sampled_goal": variant.her.n_sampled_goal,
-                                  "goal_selection_strategy": variant.her.goal_selection_strategy},
-            policy_kwargs={"net_arch": list(sac.net_arch), **extractor}, tensorboard_log=str(tb_dir), seed=seed,
-            device=device, verbose=0, **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
+            "MultiInputPolicy",
+            env,
+            learning_rate=sac.learning_rate,
+            buffer_size=sac.buffer_size,
+            batch_size=sac.batch_size,
+            gamma=sac.gamma,
+            tau=sac.tau,
+            learning_starts=sac.learning_starts,
+            train_freq=sac.train_freq,
+            gradient_steps=sac.gradient_steps,
+            replay_buffer_class=HerReplayBuffer,
+            replay_buffer_kwargs={
+                "n_sampled_goal": variant.her.n_sampled_goal,
+                "goal_selection_strategy": variant.her.goal_selection_strategy,
+            },
+            policy_kwargs={"net_arch": list(sac.net_arch), **extractor},
+            tensorboard_log=str(tb_dir),
+            seed=seed,
+            device=device,
+            verbose=0,
+            **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
         )
         if overlap:
             env.before_wait = model.run_pending_train
@@ -135,9 +166,18 @@ def build_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_
 class EvalCheckpointCallback(BaseCallback):
     """Every ``every`` env steps: evaluate, append to ``eval.csv``, log to TensorBoard, checkpoint."""
 
-    def __init__(self, eval_env: VecEnv, run_dir: Path, ckpt_dir: Path, every: int, episodes: int, extra: dict[str, Any]) -> None:
+    def __init__(
+        self, eval_env: VecEnv, run_dir: Path, ckpt_dir: Path, every: int, episodes: int, extra: dict[str, Any]
+    ) -> None:
         super().__init__()
-        self.eval_env, self.run_dir, self.ckpt_dir, self.every, self.episodes, self.extra = eval_env, run_dir, ckpt_dir, every, episodes, extra
+        self.eval_env, self.run_dir, self.ckpt_dir, self.every, self.episodes, self.extra = (
+            eval_env,
+            run_dir,
+            ckpt_dir,
+            every,
+            episodes,
+            extra,
+        )
         self.eval_seconds = 0.0
         self.last: dict[str, float] = {}
         self.last_step = -1
@@ -167,7 +207,9 @@ class EvalCheckpointCallback(BaseCallback):
         self.logger.record("eval/final_object_distance", result["final_object_distance"])
         self.last, self.last_step = result, self.num_timesteps
         if checkpoint:
-            save_checkpoint(self.model, self.ckpt_dir, {**self.extra, "last_eval": result, "eval_rows": self.rows, **self.timing()})
+            save_checkpoint(
+                self.model, self.ckpt_dir, {**self.extra, "last_eval": result, "eval_rows": self.rows, **self.timing()}
+            )
 
     def _on_training_start(self) -> None:
         if self.last_step < 0:
@@ -200,19 +242,35 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         torch.set_num_threads(pol.cpu_threads)
     torch.manual_seed(seed)
     train_env, eval_env, info = build_envs(params, variant, seed, device)
-    model = build_model(variant, train_env, seed, device, params.paths.logs / "policy", overlap=pol.overlap_updates,
-                        has_object=params.env.has_object)
+    model = build_model(
+        variant,
+        train_env,
+        seed,
+        device,
+        params.paths.logs / "policy",
+        overlap=pol.overlap_updates,
+        has_object=params.env.has_object,
+    )
     ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
-    fp = {"env": params.env.model_dump(mode="json"), "variant": variant.model_dump(mode="json"), "n_envs": pol.n_envs,
-          "seed": seed, "eval_every": pol.eval_every, "eval_episodes": pol.eval_episodes,
-          "overlap_updates": pol.overlap_updates, "vec_env": pol.vec_env,
-          "architecture": state_signature(model.policy.state_dict())}
+    fp = {
+        "env": params.env.model_dump(mode="json"),
+        "variant": variant.model_dump(mode="json"),
+        "n_envs": pol.n_envs,
+        "seed": seed,
+        "eval_every": pol.eval_every,
+        "eval_episodes": pol.eval_episodes,
+        "overlap_updates": pol.overlap_updates,
+        "vec_env": pol.vec_env,
+        "architecture": state_signature(model.policy.state_dict()),
+    }
     state = load_checkpoint(model, ckpt, fp)
     start = model.num_timesteps
     if state and progress:
         print(f"policy: resuming {variant_name}/{seed} from step {start}")
-    callback = EvalCheckpointCallback(eval_env, run_dir, ckpt, pol.eval_every, pol.eval_episodes, {**info, "fingerprint": fp})
+    callback = EvalCheckpointCallback(
+        eval_env, run_dir, ckpt, pol.eval_every, pol.eval_episodes, {**info, "fingerprint": fp}
+    )
     if state:
         callback.last_step, callback.last = start, state.get("last_eval", {})
         callback.rows = [r for r in state.get("eval_rows", []) if r["step"] <= start]
@@ -221,9 +279,13 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     callback.t0 = time.perf_counter()
     remaining = max(pol.total_steps - start, 0)
     if remaining:
-        model.learn(remaining, callback=CallbackList([NormalizerUpdate(), callback]), reset_num_timesteps=False,
-                    progress_bar=progress,
-                    tb_log_name=f"{variant_name}_{seed}")
+        model.learn(
+            remaining,
+            callback=CallbackList([NormalizerUpdate(), callback]),
+            reset_num_timesteps=False,
+            progress_bar=progress,
+            tb_log_name=f"{variant_name}_{seed}",
+        )
     if callback.last_step != model.num_timesteps or not callback.last:  # final evaluation at the last step
         callback.init_callback(model)
         callback.run_eval()
@@ -246,6 +308,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     train_env.close()
     eval_env.close()
     if progress:
-        print(f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "
-              f"{metrics['fps']:.0f} env steps/s, {metrics['replay_bytes_per_transition']:.0f} B/transition -> {run_dir}")
+        print(
+            f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "
+            f"{metrics['fps']:.0f} env steps/s, {metrics['replay_bytes_per_transition']:.0f} B/transition -> {run_dir}"
+        )
     return metrics

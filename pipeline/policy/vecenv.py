@@ -68,8 +68,9 @@ class LocalRewardVecEnv(VecEnvWrapper):
         self.venv.close()
 
 
-def make_vec_env(make: Callable[[], gym.Env], n_envs: int, kind: Literal["dummy", "subproc"],
-                 make_reward_env: Callable[[], gym.Env]) -> VecEnv:
+def make_vec_env(
+    make: Callable[[], gym.Env], n_envs: int, kind: Literal["dummy", "subproc"], make_reward_env: Callable[[], gym.Env]
+) -> VecEnv:
     """``n_envs`` copies of ``make()`` in this process (``dummy``) or one worker process each (``subproc``;
     ``compute_reward`` then runs in this process on ``make_reward_env()``, see :class:`LocalRewardVecEnv`)."""
     if kind == "subproc":
@@ -79,14 +80,18 @@ def make_vec_env(make: Callable[[], gym.Env], n_envs: int, kind: Literal["dummy"
 
 def make_fetch_vec_env(env_cfg: EnvConfig, n_envs: int, render: bool, kind: VecEnvKind = "auto") -> VecEnv:
     """``n_envs`` Fetch envs, rendering ones stepped in parallel worker processes (see :func:`resolve_vec_env`)."""
-    return make_vec_env(lambda: FetchPixelEnv(env_cfg, render=render), n_envs, resolve_vec_env(kind, n_envs, render),
-                        lambda: FetchPixelEnv(env_cfg, render=False))
+    return make_vec_env(
+        lambda: FetchPixelEnv(env_cfg, render=render),
+        n_envs,
+        resolve_vec_env(kind, n_envs, render),
+        lambda: FetchPixelEnv(env_cfg, render=False),
+    )
 
 
 class GoalObsVecEnv(VecEnvWrapper):
     """Map :class:`FetchPixelEnv` observations to ``{observation, achieved_goal, desired_goal}``.
 
-    ``state``: observation = full state vector. ``latent``: observation = stacked latents of the
+    ``state``: observation = full state vector; ``proprio``: the 10-D proprioception only. ``latent``: observation = stacked latents of the
     last ``frame_stack`` frames (+ proprio). Goals are the simulator's positions (``vector``) or, in
     RIG's ``latent`` mode, latents of the current frame and of a goal image rendered with the
     object at the goal; HER's ``compute_reward`` is then the thresholded latent distance.
@@ -98,8 +103,14 @@ class GoalObsVecEnv(VecEnvWrapper):
     :param seed: seed of the prior-goal sampler
     """
 
-    def __init__(self, venv: VecEnv, variant: VariantConfig, encoder: LoadedEncoder | None = None,
-                 latent_threshold: float | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        venv: VecEnv,
+        variant: VariantConfig,
+        encoder: LoadedEncoder | None = None,
+        latent_threshold: float | None = None,
+        seed: int = 0,
+    ) -> None:
         self.variant, self.encoder = variant, encoder
         self.latent = variant.obs == "latent"
         if self.latent and encoder is None:
@@ -111,10 +122,12 @@ class GoalObsVecEnv(VecEnvWrapper):
         if self.latent:
             obs_dim = self.k * encoder.latent_dim + (raw["proprio"].shape[0] if variant.proprio else 0)
         else:
-            obs_dim = raw["state"].shape[0]
+            obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
         goal_dim = encoder.latent_dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
         box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
-        space = spaces.Dict({"observation": box(obs_dim), "achieved_goal": box(goal_dim), "desired_goal": box(goal_dim)})
+        space = spaces.Dict(
+            {"observation": box(obs_dim), "achieved_goal": box(goal_dim), "desired_goal": box(goal_dim)}
+        )
         super().__init__(venv, observation_space=space)
         n = venv.num_envs
         self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
@@ -132,26 +145,33 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Set the latent goal of episodes that just started in ``envs``."""
         if self.variant.goal_mode != "latent" or len(envs) == 0:
             return
-        frames = np.stack([self.venv.env_method("render_with_object_at", raw["desired_goal"][i], indices=[i])[0] for i in envs])
+        frames = np.stack(
+            [self.venv.env_method("render_with_object_at", raw["desired_goal"][i], indices=[i])[0] for i in envs]
+        )
         goals = self._encode(frames)  # (len(envs), L)
         prior = self.rng.random(len(envs)) < self.variant.prior_goal_fraction
         goals[prior] = self.rng.standard_normal((int(prior.sum()), goals.shape[1]))
         self._goal[envs] = goals
 
-    def _assemble(self, stack: np.ndarray, z: np.ndarray | None, raw: dict[str, np.ndarray], goal: np.ndarray) -> dict[str, np.ndarray]:
+    def _assemble(
+        self, stack: np.ndarray, z: np.ndarray | None, raw: dict[str, np.ndarray], goal: np.ndarray
+    ) -> dict[str, np.ndarray]:
         if self.latent:
             parts = [stack.reshape(len(stack), -1)]  # (n, k, L) -> (n, k*L)
             if self.variant.proprio:
                 parts.append(raw["proprio"])
             obs = np.concatenate(parts, axis=1)
         else:
-            obs = raw["state"]
+            obs = raw["proprio" if self.variant.obs == "proprio" else "state"]
         if self.variant.goal_mode == "latent":
             achieved, desired = z, goal
         else:
             achieved, desired = raw["achieved_goal"], raw["desired_goal"]
-        return {"observation": obs.astype(np.float32), "achieved_goal": np.asarray(achieved, np.float32),
-                "desired_goal": np.asarray(desired, np.float32)}
+        return {
+            "observation": obs.astype(np.float32),
+            "achieved_goal": np.asarray(achieved, np.float32),
+            "desired_goal": np.asarray(desired, np.float32),
+        }
 
     def raw_observations(self) -> dict[str, np.ndarray]:
         """The simulator's latest observations of every env (``proprio``, goals, ``state``, ...), for the scripted
@@ -179,7 +199,11 @@ class GoalObsVecEnv(VecEnvWrapper):
         terminal = [infos[i]["terminal_observation"] for i in done_idx]
         z = z_term = None
         if self.latent:
-            frames = np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])]) if terminal else raw["pixels"]
+            frames = (
+                np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])])
+                if terminal
+                else raw["pixels"]
+            )
             zz = self._encode(frames)  # one batched call for current + terminal frames
             z, z_term = zz[: self.num_envs], zz[self.num_envs :]
         # terminal observations: the stack shifted by the terminal latent (latent variants), the old goal
@@ -187,7 +211,9 @@ class GoalObsVecEnv(VecEnvWrapper):
             t_raw = {k: v[None] for k, v in terminal[j].items()}
             t_z = None if z_term is None else z_term[j][None]
             t_stack = self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], t_z])[None]
-            infos[i]["terminal_observation"] = {k: v[0] for k, v in self._assemble(t_stack, t_z, t_raw, self._goal[i][None]).items()}
+            infos[i]["terminal_observation"] = {
+                k: v[0] for k, v in self._assemble(t_stack, t_z, t_raw, self._goal[i][None]).items()
+            }
         if self.latent:
             self._stack = np.concatenate([self._stack[:, 1:], z[:, None]], axis=1)  # (n, k, L) shift in newest
             self._stack[done_idx] = z[done_idx, None]  # new episodes start with a repeated first latent
@@ -205,7 +231,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
 
 
-def calibrate_latent_threshold(env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123) -> float:
+def calibrate_latent_threshold(
+    env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123
+) -> float:
     """Latent distance that corresponds to the task's success radius: median over random goals of
     ``||z(goal image) - z(object moved distance_threshold away)||``."""
     env = FetchPixelEnv(env_cfg)

@@ -89,9 +89,16 @@ class FrameDataModule(pl.LightningDataModule):
 
     def _loader(self, indices: np.ndarray, shuffle: bool) -> DataLoader:
         ds = FrameBatches(self.data, indices)
-        base = RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed)) if shuffle else SequentialSampler(ds)
-        return DataLoader(ds, sampler=BatchSampler(base, self.batch_size, drop_last=False), batch_size=None,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        base = (
+            RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed)) if shuffle else SequentialSampler(ds)
+        )
+        return DataLoader(
+            ds,
+            sampler=BatchSampler(base, self.batch_size, drop_last=False),
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_idx, shuffle=True)

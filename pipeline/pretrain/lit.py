@@ -8,7 +8,8 @@ bool ``(B,)`` (False for an episode's last frame). The trained encoder is ``self
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -104,8 +105,14 @@ class EncoderLit(pl.LightningModule):
 class VAELit(EncoderLit):
     """beta-VAE: ``loss = recon + beta * KL``, recon = foreground-weighted SSE per image (mean over batch)."""
 
-    def __init__(self, cfg: VAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
-                 schedule: str = "constant") -> None:
+    def __init__(
+        self,
+        cfg: VAEConfig,
+        image_size: int,
+        median_frame: np.ndarray | None = None,
+        label_stats: Any = None,
+        schedule: str = "constant",
+    ) -> None:
         super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = ConvVAE(cfg, image_size)
@@ -123,15 +130,23 @@ class VAELit(EncoderLit):
 class SpatialAELit(EncoderLit):
     """Spatial autoencoder: weighted grayscale SSE + ``slowness_weight * ||kp(t+1) - kp(t)||^2``."""
 
-    def __init__(self, cfg: SpatialAEConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
-                 schedule: str = "constant") -> None:
+    def __init__(
+        self,
+        cfg: SpatialAEConfig,
+        image_size: int,
+        median_frame: np.ndarray | None = None,
+        label_stats: Any = None,
+        schedule: str = "constant",
+    ) -> None:
         super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = SpatialAutoencoder(cfg, image_size)
         median = median_to_tensor(median_frame, image_size)
         median = None if median is None else to_gray(median, cfg.recon_size)  # (1, 3, H, W) -> (1, 1, r, r)
         self.register_buffer("median", median, persistent=False)
-        if median is not None and hasattr(self.net.decoder, "background"):  # gaussian decoder paints over the median frame
+        if median is not None and hasattr(
+            self.net.decoder, "background"
+        ):  # gaussian decoder paints over the median frame
             self.net.decoder.background.copy_(median)
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -155,8 +170,14 @@ class SpatialAELit(EncoderLit):
 class SupervisedLit(EncoderLit):
     """Keypoint regressor: MSE on standardised targets; also logs Euclidean RMSE in mm per body."""
 
-    def __init__(self, cfg: SupervisedConfig, image_size: int, median_frame: np.ndarray | None = None, label_stats: Any = None,
-                 schedule: str = "constant") -> None:
+    def __init__(
+        self,
+        cfg: SupervisedConfig,
+        image_size: int,
+        median_frame: np.ndarray | None = None,
+        label_stats: Any = None,
+        schedule: str = "constant",
+    ) -> None:
         super().__init__(cfg.lr, schedule)
         self.cfg = cfg
         self.net = KeypointRegressor(cfg, image_size)
@@ -167,7 +188,9 @@ class SupervisedLit(EncoderLit):
         y = _targets(batch)  # (B, 6) metres
         pred_std, _ = self.net(frames_to_tensor(batch["frames"]))
         loss = F.mse_loss(pred_std, self.net.standardise(y))
-        err = (pred_std.detach() * self.net.label_std + self.net.label_mean - y).reshape(-1, 2, 3)  # (B, 6) -> (B, 2, 3)
+        err = (pred_std.detach() * self.net.label_std + self.net.label_mean - y).reshape(
+            -1, 2, 3
+        )  # (B, 6) -> (B, 2, 3)
         rmse_mm = err.pow(2).sum(dim=-1).mean(dim=0).sqrt() * 1000.0  # (B, 2, 3) -> (B, 2) -> (2,)
         return {"loss": loss, "object_mm": rmse_mm[0], "gripper_mm": rmse_mm[1]}
 

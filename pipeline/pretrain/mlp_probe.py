@@ -66,7 +66,13 @@ def fit_mlp_probe(
     x, y = as_2d(train_latents, "train_latents"), as_2d(train_targets, "train_targets")
     xt, yt = as_2d(test_latents, "test_latents"), as_2d(test_targets, "test_targets")
     groups = np.asarray(train_groups)
-    if len(x) != len(y) or len(groups) != len(x) or len(xt) != len(yt) or x.shape[1] != xt.shape[1] or y.shape[1] != yt.shape[1]:
+    if (
+        len(x) != len(y)
+        or len(groups) != len(x)
+        or len(xt) != len(yt)
+        or x.shape[1] != xt.shape[1]
+        or y.shape[1] != yt.shape[1]
+    ):
         raise ValueError(f"shape mismatch: train {x.shape}/{y.shape}/groups {groups.shape}, test {xt.shape}/{yt.shape}")
     z, zt = standardise(x, xt)
     y_mu, y_sd = y.mean(axis=0), np.maximum(y.std(axis=0), 1e-6)
@@ -78,8 +84,13 @@ def fit_mlp_probe(
     z_stop, y_stop = as_t(z[stop]), as_t((y[stop] - y_mu) / y_sd)
     with torch.random.fork_rng(devices=[]), _one_thread():
         torch.manual_seed(seed)
-        net = nn.Sequential(nn.Linear(x.shape[1], MLP_HIDDEN), nn.ReLU(), nn.Linear(MLP_HIDDEN, MLP_HIDDEN), nn.ReLU(),
-                            nn.Linear(MLP_HIDDEN, y.shape[1]))
+        net = nn.Sequential(
+            nn.Linear(x.shape[1], MLP_HIDDEN),
+            nn.ReLU(),
+            nn.Linear(MLP_HIDDEN, MLP_HIDDEN),
+            nn.ReLU(),
+            nn.Linear(MLP_HIDDEN, y.shape[1]),
+        )
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed)
         best, best_state, waited, epoch = float("inf"), None, 0, 0

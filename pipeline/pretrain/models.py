@@ -76,7 +76,9 @@ class ConvVAE(nn.Module):
         for _ in cfg.channels:
             sizes.append(conv_out_hw(sizes[-1], 4, 2, 1))
         if sizes[-1] < 1:
-            raise ValueError(f"{len(cfg.channels)} stride-2 convs shrink a {image_size}px frame to nothing; use fewer channels")
+            raise ValueError(
+                f"{len(cfg.channels)} stride-2 convs shrink a {image_size}px frame to nothing; use fewer channels"
+            )
         chans = [3, *cfg.channels]
         enc: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
@@ -121,8 +123,14 @@ class KeypointTrunk(nn.Module):
     Output layout is ``[x_0..x_{K-1}, y_0..y_{K-1}]`` in [-1, 1] (see :class:`SpatialSoftmax`).
     """
 
-    def __init__(self, channels: tuple[int, ...], num_keypoints: int, image_size: int, temperature: float = 0.1,
-                 bounded_logits: bool = False) -> None:
+    def __init__(
+        self,
+        channels: tuple[int, ...],
+        num_keypoints: int,
+        image_size: int,
+        temperature: float = 0.1,
+        bounded_logits: bool = False,
+    ) -> None:
         super().__init__()
         check_image_size(image_size)
         chans = [3, *channels]
@@ -172,8 +180,13 @@ class GaussianMapDecoder(nn.Module):
         self.sigma = sigma
         self.register_buffer("grid", torch.linspace(-1.0, 1.0, size))  # (r,)
         self.register_buffer("background", torch.zeros(1, 1, size, size))
-        self.net = nn.Sequential(nn.Conv2d(num_keypoints + 1, hidden, 3, 1, 1), nn.ReLU(),
-                                 nn.Conv2d(hidden, hidden, 3, 1, 1), nn.ReLU(), nn.Conv2d(hidden, 1, 3, 1, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(num_keypoints + 1, hidden, 3, 1, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, 1, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, 1, 3, 1, 1),
+        )
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """Coordinates ``(B, 2K)`` laid out ``[x.., y..]`` -> image ``(B, 1, r, r)``."""
@@ -196,8 +209,13 @@ class SpatialAutoencoder(nn.Module):
 
     def __init__(self, cfg: SpatialAEConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature,
-                                   bounded_logits=cfg.softmax_logits == "tanh")
+        self.trunk = KeypointTrunk(
+            cfg.channels,
+            cfg.num_keypoints,
+            image_size,
+            cfg.softmax_temperature,
+            bounded_logits=cfg.softmax_logits == "tanh",
+        )
         self.recon_size = cfg.recon_size
         self.latent_dim = 2 * cfg.num_keypoints
         if cfg.decoder == "gaussian":

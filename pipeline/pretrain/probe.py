@@ -90,7 +90,9 @@ def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tup
     y_mean = y.mean(axis=0)
     gram, rhs = z.T @ z, z.T @ (y - y_mean)  # (D, N) @ (N, D) -> (D, D); (D, N) @ (N, T) -> (D, T)
     eye = np.eye(z.shape[1])
-    return [zt @ np.linalg.lstsq(gram + a * eye, rhs, rcond=None)[0] + y_mean for a in alphas]  # (M, D) @ (D, T) -> (M, T)
+    return [
+        zt @ np.linalg.lstsq(gram + a * eye, rhs, rcond=None)[0] + y_mean for a in alphas
+    ]  # (M, D) @ (D, T) -> (M, T)
 
 
 def fit_probe(
@@ -201,6 +203,7 @@ def probe_report(
     if (alpha is None or mlp) and train_groups is None:
         raise ValueError("alpha=None (cross-validated) and mlp=True need train_groups (episode id per training sample)")
     from pipeline.pretrain.mlp_probe import fit_mlp_probe  # here, not at the top: mlp_probe imports this module
+
     x, xt = as_2d(train_latents, "train_latents"), as_2d(test_latents, "test_latents")
     groups = np.asarray(train_groups) if train_groups is not None else None
     seen = _visible_mask(test_visible)
@@ -234,8 +237,14 @@ def probe_report(
         a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])
         r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
         m = fit_mlp_probe(x[fit_on], y, xt, test_object, groups[fit_on], test_subset=seen) if mlp else None
-    report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = r["subset_rmse_mm"], r["subset_median_mm"]
+    report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = (
+        r["subset_rmse_mm"],
+        r["subset_median_mm"],
+    )
     report["probe_object_visible_alpha"] = a
     if m is not None:
-        report["probe_object_visible_mlp_mm"], report["probe_object_visible_mlp_median_mm"] = m["subset_rmse_mm"], m["subset_median_mm"]
+        report["probe_object_visible_mlp_mm"], report["probe_object_visible_mlp_median_mm"] = (
+            m["subset_rmse_mm"],
+            m["subset_median_mm"],
+        )
     return report

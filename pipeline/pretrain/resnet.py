@@ -25,7 +25,9 @@ def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
         head = f.read(9)  # safetensors: 8-byte little-endian header length, then a JSON object
     n = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
     if n < 2 or head[8:9] != b"{" or n + 8 > path.stat().st_size:
-        kind = "a Python pickle" if head[:1] == b"\x80" else "a torch.save zip archive" if head[:2] == b"PK" else "unknown"
+        kind = (
+            "a Python pickle" if head[:1] == b"\x80" else "a torch.save zip archive" if head[:2] == b"PK" else "unknown"
+        )
         raise ValueError(
             f"{path} is not a safetensors file (format: {kind}); pickled checkpoints are never loaded. "
             "Convert it once in a trusted environment, e.g. "
@@ -89,14 +91,18 @@ class FrozenResNet18(nn.Module):
             for m in self.modules():  # torchvision's init
                 if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        self.register_buffer("img_mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)  # (3,) -> (1, 3, 1, 1)
-        self.register_buffer("img_std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)  # (3,) -> (1, 3, 1, 1)
+        self.register_buffer(
+            "img_mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False
+        )  # (3,) -> (1, 3, 1, 1)
+        self.register_buffer(
+            "img_std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False
+        )  # (3,) -> (1, 3, 1, 1)
         if cfg.init == "file" and load_weights:
             self.load_weights(cfg.weights)
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "FrozenResNet18":
+    def train(self, mode: bool = True) -> FrozenResNet18:
         """Frozen: batch-norm statistics never update."""
         return super().train(False)
 
@@ -110,13 +116,17 @@ class FrozenResNet18(nn.Module):
         sd = raw
         for p in self.STRIP_PREFIXES:
             if any(k.startswith(p) for k in raw):
-                sd = {k[len(p):]: v for k, v in raw.items() if k.startswith(p)}
+                sd = {k[len(p) :]: v for k, v in raw.items() if k.startswith(p)}
                 break
         sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
         own = self.state_dict()
         missing = [k for k in own if k not in sd and not k.endswith("num_batches_tracked")]
         unexpected = [k for k in sd if k not in own]
-        shapes = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+        shapes = [
+            f"{k}: file {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
+            for k, v in own.items()
+            if k in sd and sd[k].shape != v.shape
+        ]
         if missing or unexpected or shapes:
             raise ValueError(
                 f"{path}: not a resnet18 trunk state dict: {len(missing)} missing keys {missing[:5]}, "

@@ -26,7 +26,9 @@ from pipeline.pretrain.models import build_encoder
 from pipeline.pretrain.pictures import keypoints, reconstructions
 from pipeline.pretrain.probe import probe_report
 
-PROBE_FRAMES = 30_000  # frames per split used to fit/evaluate the probes (subsampled evenly; the study dataset fits whole)
+PROBE_FRAMES = (
+    30_000  # frames per split used to fit/evaluate the probes (subsampled evenly; the study dataset fits whole)
+)
 
 
 class PretrainError(ValueError):
@@ -37,29 +39,40 @@ def fingerprint(params: Params, name: str, dataset: Path) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the encoder block, shared knobs, and the dataset."""
     pre = params.pretrain
     attrs = dict(open_dataset(dataset).attrs)
-    return {"encoder": name, "block": encoder_section(name, pre).model_dump(mode="json"), "batch_size": pre.batch_size,
-            "lr_schedule": pre.lr_schedule, "val_fraction": pre.val_fraction, "seed": pre.seed, "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")}}
+    return {
+        "encoder": name,
+        "block": encoder_section(name, pre).model_dump(mode="json"),
+        "batch_size": pre.batch_size,
+        "lr_schedule": pre.lr_schedule,
+        "val_fraction": pre.val_fraction,
+        "seed": pre.seed,
+        "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")},
+    }
 
 
 def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
     return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
 
 
-def encode_all(net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256,
-               desc: str | None = None) -> np.ndarray:
+def encode_all(
+    net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256, desc: str | None = None
+) -> np.ndarray:
     """Latents of frames with a plain module (eval mode, no grad); ``desc`` shows a progress bar under that name."""
     net = net.to(device).eval()
     out = []
     with torch.no_grad(), tqdm(total=len(frames), unit="frame", desc=desc, disable=desc is None, leave=False) as bar:
         for i in range(0, len(frames), batch):
-            x = frames_to_tensor(torch.from_numpy(frames[i : i + batch]).to(device))  # uint8 (B, H, W, 3) -> (B, 3, H, W)
+            x = frames_to_tensor(
+                torch.from_numpy(frames[i : i + batch]).to(device)
+            )  # uint8 (B, H, W, 3) -> (B, 3, H, W)
             out.append(net.encode(x).cpu().numpy())
             bar.update(len(x))
     return np.concatenate(out)
 
 
-def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device,
-          label: str | None = None) -> dict[str, float]:
+def probe(
+    net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device, label: str | None = None
+) -> dict[str, float]:
     """Ridge and MLP probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
 
     :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
@@ -68,24 +81,53 @@ def probe(net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device:
     a = dm.data.arrays
     tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
     desc = None if label is None else f"probe {label}: encode"
-    z_tr, z_te = encode_all(net, a["frames"][tr], device, desc=desc), encode_all(net, a["frames"][te], device, desc=desc)
+    z_tr, z_te = (
+        encode_all(net, a["frames"][tr], device, desc=desc),
+        encode_all(net, a["frames"][te], device, desc=desc),
+    )
     if label is not None:
         print(f"probe {label}: fitting ridge and MLP probes on {len(tr)} frames, scoring {len(te)}", flush=True)
-    return probe_report(z_tr, a["object_pos"][tr], a["gripper_pos"][tr], z_te, a["object_pos"][te], a["gripper_pos"][te],
-                        None if alpha == "auto" else float(alpha), train_groups=a["episode"][tr],
-                        test_visible=a["object_visible"][te], train_visible=a["object_visible"][tr], mlp=True)
+    return probe_report(
+        z_tr,
+        a["object_pos"][tr],
+        a["gripper_pos"][tr],
+        z_te,
+        a["object_pos"][te],
+        a["gripper_pos"][te],
+        None if alpha == "auto" else float(alpha),
+        train_groups=a["episode"][tr],
+        test_visible=a["object_visible"][te],
+        train_visible=a["object_visible"][tr],
+        mlp=True,
+    )
 
 
 def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
     pre = params.pretrain
     logger = TensorBoardLogger(str(params.paths.logs), name="pretrain", version=name)
     # ``last.ckpt`` every few optimiser steps, so an interrupted run loses little
-    ckpt = ModelCheckpoint(dirpath=str(ckpt_dir), filename="latest", save_last=True, save_top_k=1,
-                           every_n_train_steps=pre.checkpoint_every_steps)
-    return pl.Trainer(max_epochs=pre.max_epochs, max_steps=pre.max_steps or -1, accelerator="auto", devices=pre.devices,
-                      num_nodes=pre.num_nodes, strategy=pre.strategy, logger=logger,
-                      callbacks=[ckpt], enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
-                      deterministic=False, num_sanity_val_steps=0)
+    ckpt = ModelCheckpoint(
+        dirpath=str(ckpt_dir),
+        filename="latest",
+        save_last=True,
+        save_top_k=1,
+        every_n_train_steps=pre.checkpoint_every_steps,
+    )
+    return pl.Trainer(
+        max_epochs=pre.max_epochs,
+        max_steps=pre.max_steps or -1,
+        accelerator="auto",
+        devices=pre.devices,
+        num_nodes=pre.num_nodes,
+        strategy=pre.strategy,
+        logger=logger,
+        callbacks=[ckpt],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        deterministic=False,
+        num_sanity_val_steps=0,
+    )
 
 
 def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[str, Any]:
@@ -107,7 +149,9 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}
     if name in TRAINABLE_ENCODERS:
-        label_stats = compute_label_stats(dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx])
+        label_stats = compute_label_stats(
+            dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx]
+        )
         lit = build_lit_module(name, pre, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
         fp = {**fingerprint(params, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         fp_file = ckpt_dir / "fingerprint.json"
@@ -122,9 +166,12 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
             print(f"pretrain {name}: resuming from {resume}")
         trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
         net = lit.net
-        stats = {"val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))), "epochs": trainer.current_epoch,
-                 "steps": trainer.global_step,
-                 "train_frames_per_s": trainer.global_step * pre.batch_size / max(time.perf_counter() - t0, 1e-9)}
+        stats = {
+            "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
+            "epochs": trainer.current_epoch,
+            "steps": trainer.global_step,
+            "train_frames_per_s": trainer.global_step * pre.batch_size / max(time.perf_counter() - t0, 1e-9),
+        }
     else:
         try:
             net = build_encoder(name, pre, size)
@@ -141,8 +188,13 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     torch.manual_seed(pre.seed + 1)
     random_net = build_encoder(name, {**block.model_dump(), **({"init": "random"} if name == "frozen" else {})}, size)
     rand = probe(random_net, dm, pre.probe_ridge, device, label=f"{name} (random init)" if progress else None)
-    metrics.update({"random_object_mm": rand["probe_object_mm"], "random_gripper_mm": rand["probe_gripper_mm"],
-                    "random_object_mlp_mm": rand["probe_object_mlp_mm"]})
+    metrics.update(
+        {
+            "random_object_mm": rand["probe_object_mm"],
+            "random_gripper_mm": rand["probe_gripper_mm"],
+            "random_object_mlp_mm": rand["probe_object_mlp_mm"],
+        }
+    )
     sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]
     net_cpu = loaded.net.to("cpu")
     reconstructions(net_cpu, sample, tmp / "reconstructions.png")
@@ -150,9 +202,15 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     write_json(tmp / "metrics.json", metrics)
     publish(tmp, out)
     if progress:
-        seen = f", {metrics['probe_object_visible_mm']:.1f} mm RMSE where visible" if "probe_object_visible_mm" in metrics else ""
-        print(f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median{seen} "
-              f"(mean predictor {metrics['mean_object_mm']:.1f}, random init {metrics['random_object_mm']:.1f}); "
-              f"MLP probe {metrics['probe_object_mlp_mm']:.1f} mm (random init {metrics['random_object_mlp_mm']:.1f}); "
-              f"gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}")
+        seen = (
+            f", {metrics['probe_object_visible_mm']:.1f} mm RMSE where visible"
+            if "probe_object_visible_mm" in metrics
+            else ""
+        )
+        print(
+            f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median{seen} "
+            f"(mean predictor {metrics['mean_object_mm']:.1f}, random init {metrics['random_object_mm']:.1f}); "
+            f"MLP probe {metrics['probe_object_mlp_mm']:.1f} mm (random init {metrics['random_object_mlp_mm']:.1f}); "
+            f"gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}"
+        )
     return metrics

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
 
         params = load_params(args.params)
         paths = params.paths
-        md = write_report(load_runs(paths.runs), load_encoders(paths.encoders), paths.report, paths.encoders, machine_description())
+        md = write_report(
+            load_runs(paths.runs), load_encoders(paths.encoders), paths.report, paths.encoders, machine_description()
+        )
         print(f"report: {md}")
 
     run_stage(body)

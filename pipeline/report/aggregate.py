@@ -26,12 +26,23 @@ class VariantSummary:
         final = self.success[:, -1]
         lo, hi = bootstrap_ci(final)
         mean_curve = self.success.mean(axis=0)
-        mean = lambda k: float(np.mean([m[k] for m in self.metrics])) if self.metrics and all(k in m for m in self.metrics) else float("nan")  # noqa: E731
+        mean = lambda k: (
+            float(np.mean([m[k] for m in self.metrics]))
+            if self.metrics and all(k in m for m in self.metrics)
+            else float("nan")
+        )  # noqa: E731
         return {
-            "variant": self.name, "seeds": len(self.seeds), "final_steps": int(self.steps[-1]),
-            "final_success_iqm": iqm(final), "ci_low": lo, "ci_high": hi,
-            "steps_to_50": steps_to(self.steps, mean_curve, 0.5), "steps_to_90": steps_to(self.steps, mean_curve, 0.9),
-            "fps": mean("fps"), "replay_bytes_per_transition": mean("replay_bytes_per_transition"), "wall_time_s": mean("wall_time_s"),
+            "variant": self.name,
+            "seeds": len(self.seeds),
+            "final_steps": int(self.steps[-1]),
+            "final_success_iqm": iqm(final),
+            "ci_low": lo,
+            "ci_high": hi,
+            "steps_to_50": steps_to(self.steps, mean_curve, 0.5),
+            "steps_to_90": steps_to(self.steps, mean_curve, 0.9),
+            "fps": mean("fps"),
+            "replay_bytes_per_transition": mean("replay_bytes_per_transition"),
+            "wall_time_s": mean("wall_time_s"),
         }
 
 

@@ -12,7 +12,9 @@ def iqm(x: np.ndarray) -> float:
     return float(x[cut : len(x) - cut].mean())
 
 
-def bootstrap_ci(x: np.ndarray, stat=iqm, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    x: np.ndarray, stat=iqm, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``stat`` over resampled seeds (degenerate with one seed)."""
     x = np.asarray(x, float)
     rng = np.random.default_rng(seed)

@@ -13,7 +13,8 @@ from pipeline.pretrain.config import PretrainConfig
 
 
 def parse_encoder_args(doc: str | None) -> tuple[argparse.Namespace, PretrainConfig]:
-    """``ENCODER_DIR... --dataset D [--params P] [--threads N]`` -> the arguments and ``pretrain`` from the params file."""
+    """``ENCODER_DIR... --dataset D [--params P] [--threads N]`` -> the arguments and ``pretrain`` from the params
+    file."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "encoders", nargs="+", type=Path, help="encoder directories (encoder.safetensors + encoder.json)"

@@ -84,7 +84,8 @@ def main() -> None:
     print(f"per core  env.render() at {cfg.image_size}px            : {c:7.1f} frames/s  -> ours is {a / c:.2f}x")
     print(f"collect stage, 1 worker                  : {s[1]:7.1f} frames/s")
     print(
-        f"collect stage, 2 workers                 : {s[2]:7.1f} frames/s  -> parallel efficiency {s[2] / (2 * s[1]):.0%}"
+        f"collect stage, 2 workers                 : {s[2]:7.1f} frames/s  "
+        f"-> parallel efficiency {s[2] / (2 * s[1]):.0%}"
     )
 
 

@@ -37,7 +37,8 @@ def main() -> None:
     full = test[a["object_visible"][test] >= 0.99]
     full = full[:: max(1, len(full) // 300)]
     print(
-        f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} {'peak weight':>12} {'cells off grid':>15}"
+        f"{'encoder':<40} {'best kp':>8} {'RMSE visible':>13} {'median visible':>15} "
+        f"{'peak weight':>12} {'cells off grid':>15}"
     )
     for path in args.encoders:
         net = load_encoder(path, device="cpu").net

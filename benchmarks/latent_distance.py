@@ -49,7 +49,8 @@ def main() -> None:
         z = enc.encode(a["frames"][test])  # (M, D)
         dz = np.linalg.norm(z[i] - z[j], axis=1)  # (P,)
         print(
-            f"{str(path):<40} {enc.latent_dim:>10} {spearman(dz, dist['object']):>20.2f} {spearman(dz, dist['gripper']):>22.2f}",
+            f"{str(path):<40} {enc.latent_dim:>10} {spearman(dz, dist['object']):>20.2f} "
+            f"{spearman(dz, dist['gripper']):>22.2f}",
             flush=True,
         )
 

@@ -132,7 +132,10 @@ def main() -> None:
         f"{cfg.id} {args.image_size} px (frame = {frame_bytes} B), n_envs {N_ENVS}, buffer_size {args.buffer_size}, "
         f"{args.fill} transitions/env filled, sample({args.batch})"
     )
-    header = f"{'k':>2s} {'buffer':22s} {'B/transition':>13s} {'frames':>7s} {'pixels B':>10s} {'pixel frames':>12s} {'sample ms':>10s}"
+    header = (
+        f"{'k':>2s} {'buffer':22s} {'B/transition':>13s} {'frames':>7s} {'pixels B':>10s} "
+        f"{'pixel frames':>12s} {'sample ms':>10s}"
+    )
     print(header)
     print("-" * len(header))
     results: dict[tuple[int, str], tuple[float, float]] = {}
@@ -146,7 +149,8 @@ def main() -> None:
             ms = time_sample(buf, args.batch, args.reps)
             results[k, kind] = (total, ms)
             print(
-                f"{k:2d} {label:22s} {total:13,.0f} {total / frame_bytes:7.2f} {pix:10,.0f} {pix / frame_bytes:12.2f} {ms:10.2f}",
+                f"{k:2d} {label:22s} {total:13,.0f} {total / frame_bytes:7.2f} {pix:10,.0f} "
+                f"{pix / frame_bytes:12.2f} {ms:10.2f}",
                 flush=True,
             )
             del buf

@@ -218,7 +218,8 @@ def main() -> None:
         print(f"\nlatent/state throughput: {r:.3f} (target >= 0.8: {'PASS' if r >= 0.8 else 'FAIL'})")
     if "latent_inproc" in fps and "state" in fps:
         print(
-            f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} (envs in this process, no overlap)"
+            f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} "
+            f"(envs in this process, no overlap)"
         )
     if "latent" in fps and "pixel" in fps:
         r = fps["latent"] / fps["pixel"]

@@ -41,10 +41,12 @@ def main() -> None:
     base = read_yaml(args.params)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
     print(
-        f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, camera {attrs['camera']['name']}; device {device}"
+        f"dataset {args.dataset}: {attrs['env_id']}, {attrs['episodes']} episodes, {attrs['image_size']} px, "
+        f"camera {attrs['camera']['name']}; device {device}"
     )
     print(
-        f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} {'obj visible':>12} "
+        f"{'encoder':<11} {'steps':>6} {'frames/s':>9} {'seconds':>8} {'object mm':>10} {'obj median':>11} "
+        f"{'obj visible':>12} "
         f"{'gripper mm':>11} {'MLP object':>11} {'MLP obj vis':>12} {'mean mm':>8} {'random mm':>10} {'random MLP':>11}"
     )
     for name in args.encoders:
@@ -71,7 +73,8 @@ def main() -> None:
                 m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
             fps = m.get("train_frames_per_s", float("nan"))
             print(
-                f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} {m['probe_object_mm']:>10.1f} "
+                f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} "
+                f"{m['probe_object_mm']:>10.1f} "
                 f"{m['probe_object_median_mm']:>11.1f} {m.get('probe_object_visible_mm', float('nan')):>12.1f} "
                 f"{m['probe_gripper_mm']:>11.1f} {m['probe_object_mlp_mm']:>11.1f} "
                 f"{m.get('probe_object_visible_mlp_mm', float('nan')):>12.1f} {m['mean_object_mm']:>8.1f} "

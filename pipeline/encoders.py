@@ -111,7 +111,8 @@ class LoadedEncoder:
         if len(shape) != 4 or tuple(shape[1:]) != want:
             layout = "(N, H, W, 3) uint8" if channels_last else "(N, 3, H, W) float"
             raise ValueError(
-                f"encoder {self.name!r} expects frames {layout} with shape (N, {', '.join(map(str, want))}); got {tuple(shape)}"
+                f"encoder {self.name!r} expects frames {layout} with shape (N, {', '.join(map(str, want))}); "
+                f"got {tuple(shape)}"
             )
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
@@ -127,13 +128,17 @@ class LoadedEncoder:
         return out
 
     def encode_torch(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 ``(N, H, W, 3)`` (or float ``(N, 3, H, W)`` in [0, 1]) tensor -> ``(N, latent_dim)`` on ``device``, no grad."""
+        """uint8 ``(N, H, W, 3)`` (or float ``(N, 3, H, W)`` in [0, 1]) tensor -> ``(N, latent_dim)`` on ``device``,
+        no grad."""
         self._check(tuple(frames.shape), channels_last=frames.dtype == torch.uint8)
         with torch.no_grad():
             return self.net.encode(frames_to_tensor(frames.to(self.device)))
 
     def __repr__(self) -> str:
-        return f"LoadedEncoder(name={self.name!r}, latent_dim={self.latent_dim}, image_size={self.image_size}, device={self.device})"
+        return (
+            f"LoadedEncoder(name={self.name!r}, latent_dim={self.latent_dim}, image_size={self.image_size}, "
+            f"device={self.device})"
+        )
 
 
 def load_encoder(path: str | Path, device: str | torch.device | None = None) -> LoadedEncoder:

@@ -61,9 +61,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     for key, value in leaves(overlay):
         print("-S")
-        print(
-            f"{key}={json.dumps(value) if isinstance(value, (list, dict)) else yaml.safe_dump(value).strip().removesuffix('...').strip()}"
+        text = (
+            json.dumps(value)
+            if isinstance(value, (list, dict))
+            else yaml.safe_dump(value).strip().removesuffix("...").strip()
         )
+        print(f"{key}={text}")
 
 
 if __name__ == "__main__":

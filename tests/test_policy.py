@@ -108,7 +108,8 @@ def test_pixel_variant_trains(tmp_path: Path, variant: str) -> None:
 
 
 def test_worker_process_envs_step_like_in_process_envs(tmp_path: Path) -> None:
-    """``vec_env: subproc`` renders the same frames as ``dummy``; HER's reward is answered in this process, equal to the env's."""
+    """``vec_env: subproc`` renders the same frames as ``dummy``; HER's reward is answered in this process, equal to
+    the env's."""
     params = Params.model_validate(policy_params(tmp_path))
     envs = {kind: make_fetch_vec_env(params.env, 2, render=True, kind=kind) for kind in ("dummy", "subproc")}
     actions = np.random.default_rng(0).uniform(-1, 1, (params.env.max_episode_steps + 3, 2, 4)).astype(np.float32)

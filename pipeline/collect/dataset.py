@@ -140,7 +140,8 @@ def open_dataset(path: Path | str) -> zarr.Group:
         arr = group[name]
         if arr.shape != (n, *shape_fn(size)) or np.dtype(arr.dtype) != np.dtype(dtype):
             raise DatasetError(
-                f"{path}: array {name!r} has shape {arr.shape} {arr.dtype}, expected {(n, *shape_fn(size))} {np.dtype(dtype)}"
+                f"{path}: array {name!r} has shape {arr.shape} {arr.dtype}, "
+                f"expected {(n, *shape_fn(size))} {np.dtype(dtype)}"
             )
     return group
 

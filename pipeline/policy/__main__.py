@@ -12,9 +12,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, required=True, help="training seed")
     args = parser.parse_args(argv)
 
+    from pipeline.collect.dataset import DatasetError
+    from pipeline.policy.prior import PriorDataError
     from pipeline.policy.train import RunError, train_policy
 
-    run_stage(lambda: train_policy(load_params(args.params), args.variant, args.seed), (RunError,))
+    errors = (RunError, PriorDataError, DatasetError)
+    run_stage(lambda: train_policy(load_params(args.params), args.variant, args.seed), errors)
 
 
 if __name__ == "__main__":

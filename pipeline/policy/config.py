@@ -95,6 +95,13 @@ class VariantConfig(StrictModel):
     """std of the Gaussian noise on the scripted warm-up's actions"""
     normalize: bool = True
     """state/latent variants: running mean/std normalisation of the networks' inputs, clipped to +-5"""
+    prior_data: bool = False
+    """seed the replay buffer with the collect stage's dataset (``paths.dataset``) before training: its episodes,
+    encoded once, relabelled by HER like online ones, costing no env steps (latent and proprio variants)"""
+    prior_episodes: int | None = Field(None, ge=1)
+    """at most this many dataset episodes (default: all)"""
+    prior_share: float | None = Field(None, ge=0, le=1)
+    """fixed share of every batch drawn from the prior episodes (RLPD: 0.5); default: uniform over all data"""
     sac: SACConfig = Field(default_factory=SACConfig)
     """hyperparameters of the algorithm"""
     her: HERConfig = Field(default_factory=HERConfig)
@@ -114,6 +121,13 @@ class VariantConfig(StrictModel):
             raise ValueError(f"algo: {self.algo} is for state and latent variants; pixel variants use algo: sac")
         if self.obs == "pixel" and self.warmup == "scripted" and not self.proprio:
             raise ValueError("warmup: scripted needs the gripper position: set proprio: true or warmup: random")
+        if self.prior_data and (self.obs not in ("latent", "proprio") or self.goal_mode != "vector"):
+            raise ValueError(
+                "prior_data needs obs: latent or proprio with goal_mode: vector (the dataset holds "
+                "frames, proprio and positions, not the full state or goal images)"
+            )
+        if (self.prior_share is not None or self.prior_episodes is not None) and not self.prior_data:
+            raise ValueError("prior_share and prior_episodes need prior_data: true")
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
             raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
         return self

@@ -25,7 +25,7 @@ copy of the encoder (as in SAC-AE / DrQ), and actor and critic forwards draw ind
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import torch as th
@@ -38,7 +38,7 @@ from stable_baselines3.sac.policies import Actor, SACPolicy
 from pipeline.policy.extractors import EXTRACTORS, RandomShift
 
 
-class Routing(str, Enum):
+class Routing(StrEnum):
     """Which loss trains the image encoder."""
 
     separate = "separate"

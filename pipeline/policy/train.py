@@ -13,6 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from pipeline.collect.dataset import open_dataset
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.io import state_signature, write_json
@@ -26,6 +27,7 @@ from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate, VectorInputs
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
+from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
 from pipeline.policy.vecenv import (
     GoalObsVecEnv,
     calibrate_latent_threshold,
@@ -141,10 +143,11 @@ def build_model(
             learning_starts=sac.learning_starts,
             train_freq=sac.train_freq,
             gradient_steps=sac.gradient_steps,
-            replay_buffer_class=HerReplayBuffer,
+            replay_buffer_class=PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer,
             replay_buffer_kwargs={
                 "n_sampled_goal": variant.her.n_sampled_goal,
                 "goal_selection_strategy": variant.her.goal_selection_strategy,
+                **({"prior_share": variant.prior_share} if variant.prior_data else {}),
             },
             policy_kwargs={"net_arch": list(sac.net_arch), **extractor},
             tensorboard_log=str(tb_dir),
@@ -229,6 +232,20 @@ def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
+def seed_prior(params: Params, variant: VariantConfig, env: VecEnv, model: OffPolicyAlgorithm, resumed: bool) -> dict:
+    """Load the dataset's episodes into the replay buffer (once: a resumed buffer already holds them)."""
+    buf = model.replay_buffer
+    if resumed:
+        info = {"prior_policy": dict(open_dataset(params.paths.dataset).attrs).get("policy")}
+    else:
+        obs, actions, info = prior_observations(
+            params.paths.dataset, variant, params.env, getattr(env, "encoder", None), variant.prior_episodes
+        )
+        reward = lambda a, d, infos: env.env_method("compute_reward", a, d, infos, indices=[0])[0]  # noqa: E731
+        buf.prior_rows[0] = seed_replay(buf, obs, actions, reward) // buf.n_envs
+    return {**info, "prior_transitions": int(buf.prior_rows[0]) * buf.n_envs}
+
+
 def train_policy(params: Params, variant_name: str, seed: int, progress: bool = True) -> dict[str, Any]:
     """Train one variant with one seed; writes ``eval.csv``, ``metrics.json``, checkpoints, TB logs."""
     pol = params.policy
@@ -265,6 +282,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         "architecture": state_signature(model.policy.state_dict()),
     }
     state = load_checkpoint(model, ckpt, fp)
+    if variant.prior_data:
+        info.update(seed_prior(params, variant, train_env, model, resumed=state is not None))
     start = model.num_timesteps
     if state and progress:
         print(f"policy: resuming {variant_name}/{seed} from step {start}")

@@ -91,10 +91,10 @@ def make_fetch_vec_env(env_cfg: EnvConfig, n_envs: int, render: bool, kind: VecE
 class GoalObsVecEnv(VecEnvWrapper):
     """Map :class:`FetchPixelEnv` observations to ``{observation, achieved_goal, desired_goal}``.
 
-    ``state``: observation = full state vector; ``proprio``: the 10-D proprioception only. ``latent``: observation = stacked latents of the
-    last ``frame_stack`` frames (+ proprio). Goals are the simulator's positions (``vector``) or, in
-    RIG's ``latent`` mode, latents of the current frame and of a goal image rendered with the
-    object at the goal; HER's ``compute_reward`` is then the thresholded latent distance.
+    ``state``: observation = full state vector; ``proprio``: the 10-D proprioception only; ``latent``:
+    observation = stacked latents of the last ``frame_stack`` frames (+ proprio). Goals are the simulator's
+    positions (``vector``) or, in RIG's ``latent`` mode, latents of the current frame and of a goal image
+    rendered with the object at the goal; HER's ``compute_reward`` is then the thresholded latent distance.
 
     :param venv: vectorised :class:`FetchPixelEnv` (rendering on for latent variants)
     :param variant: the variant's params

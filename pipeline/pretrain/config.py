@@ -62,7 +62,8 @@ class SpatialAEConfig(StrictModel):
     )
     softmax_logits: Literal["raw", "tanh"] = Field(
         "raw",
-        description="raw: the keypoint conv feeds the spatial softmax as is; tanh: capped first, so maps cannot collapse onto one cell.",
+        description="raw: the keypoint conv feeds the spatial softmax as is; "
+        "tanh: capped first, so maps cannot collapse onto one cell.",
     )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     fg_weight: float = Field(
@@ -70,7 +71,8 @@ class SpatialAEConfig(StrictModel):
     )
     decoder: Literal["linear", "gaussian"] = Field(
         "linear",
-        description="linear: one fully connected layer from the 2K coordinates (Finn et al.); gaussian: each keypoint drawn "
+        description="linear: one fully connected layer from the 2K coordinates (Finn et al.); "
+        "gaussian: each keypoint drawn "
         "as a Gaussian blob, a 3-layer conv net paints the blobs over the median frame (Jakab et al. 2018).",
     )
     blob_sigma: float = Field(
@@ -161,7 +163,8 @@ class PretrainConfig(StrictModel):
     strategy: str = Field("auto", description="Lightning strategy, e.g. 'auto', 'ddp', 'ddp_spawn'.")
     lr_schedule: Literal["constant", "onecycle"] = Field(
         "onecycle",
-        description="'onecycle': warm up to each block's lr over 30 % of the steps, then anneal; 'constant': the block's lr throughout.",
+        description="'onecycle': warm up to each block's lr over 30 % of the steps, then anneal; "
+        "'constant': the block's lr throughout.",
     )
     cpu_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads (0: torch's default, all cores).")
     checkpoint_every_steps: int = Field(
@@ -171,7 +174,8 @@ class PretrainConfig(StrictModel):
     seed: int = Field(0, ge=0, description="Seed for the episode split, init and data order.")
     probe_ridge: float | Literal["auto"] = Field(
         "auto",
-        description="Ridge alpha of the linear position probe (standardised latents); 'auto' cross-validates it over training episodes.",
+        description="Ridge alpha of the linear position probe (standardised latents); "
+        "'auto' cross-validates it over training episodes.",
     )
 
     @field_validator("probe_ridge")

@@ -52,7 +52,8 @@ LR_SCHEDULES = ("constant", "onecycle")
 
 
 def one_cycle(step: int, total: int, warmup: float = 0.3, start: float = 0.04, end: float = 1e-3) -> float:
-    """Learning-rate factor at ``step`` of ``total``: linear ``start -> 1`` over ``warmup * total``, cosine ``1 -> end``."""
+    """Learning-rate factor at ``step`` of ``total``: linear ``start -> 1`` over ``warmup * total``,
+    cosine ``1 -> end``."""
     peak = max(int(warmup * total), 1)
     if step < peak:
         return start + (1.0 - start) * step / peak

@@ -61,7 +61,8 @@ def fit_mlp_probe(
     :param test_targets: ``(M, T)`` in metres
     :param train_groups: ``(N,)`` episode id per training sample (early-stopping episodes are whole episodes)
     :param test_subset: optional bool ``(M,)``: also score on these held-out samples only
-    :return: ``rmse_mm``, ``r2``, ``median_mm``, ``epochs``; with ``test_subset`` also ``subset_rmse_mm``, ``subset_median_mm``
+    :return: ``rmse_mm``, ``r2``, ``median_mm``, ``epochs``; with ``test_subset`` also ``subset_rmse_mm``,
+        ``subset_median_mm``
     """
     x, y = as_2d(train_latents, "train_latents"), as_2d(train_targets, "train_targets")
     xt, yt = as_2d(test_latents, "test_latents"), as_2d(test_targets, "test_targets")

@@ -164,7 +164,8 @@ def select_alpha(
 
 
 def _visible_mask(share: np.ndarray | None) -> np.ndarray | None:
-    """``(N,)`` bool: at least :data:`VISIBLE_MIN` in sight (NaN, unknown, counts as not); None when nothing is known."""
+    """``(N,)`` bool: at least :data:`VISIBLE_MIN` in sight (NaN, unknown, counts as not); None when nothing is
+    known."""
     if share is None or not np.isfinite(share).any():
         return None
     return np.nan_to_num(np.asarray(share, dtype=np.float64), nan=0.0) >= VISIBLE_MIN
@@ -198,7 +199,8 @@ def probe_report(
         mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
         and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha`` (``probe_object_visible_alpha``)
     :param mlp: also fit the nonlinear probe of :mod:`mlp_probe` (needs ``train_groups``): the same keys with
-        ``mlp`` after the body, e.g. ``probe_object_mlp_mm``, ``probe_object_mlp_median_mm``, ``probe_object_visible_mlp_mm``
+        ``mlp`` after the body, e.g. ``probe_object_mlp_mm``, ``probe_object_mlp_median_mm``,
+        ``probe_object_visible_mlp_mm``
     """
     if (alpha is None or mlp) and train_groups is None:
         raise ValueError("alpha=None (cross-validated) and mlp=True need train_groups (episode id per training sample)")

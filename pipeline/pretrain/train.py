@@ -208,7 +208,8 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
             else ""
         )
         print(
-            f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, {metrics['probe_object_median_mm']:.1f} mm median{seen} "
+            f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, "
+            f"{metrics['probe_object_median_mm']:.1f} mm median{seen} "
             f"(mean predictor {metrics['mean_object_mm']:.1f}, random init {metrics['random_object_mm']:.1f}); "
             f"MLP probe {metrics['probe_object_mlp_mm']:.1f} mm (random init {metrics['random_object_mlp_mm']:.1f}); "
             f"gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}"

@@ -26,11 +26,14 @@ class VariantSummary:
         final = self.success[:, -1]
         lo, hi = bootstrap_ci(final)
         mean_curve = self.success.mean(axis=0)
-        mean = lambda k: (
-            float(np.mean([m[k] for m in self.metrics]))
-            if self.metrics and all(k in m for m in self.metrics)
-            else float("nan")
-        )  # noqa: E731
+
+        def mean(k):
+            return (
+                float(np.mean([m[k] for m in self.metrics]))
+                if self.metrics and all(k in m for m in self.metrics)
+                else float("nan")
+            )
+
         return {
             "variant": self.name,
             "seeds": len(self.seeds),

@@ -36,7 +36,10 @@ def _fmt(v: object, digits: int = 2) -> str:
 
 
 def variant_table(rows: list[dict]) -> str:
-    head = "| variant | seeds | steps | final success (IQM) | 95 % CI | steps to 50 % | steps to 90 % | env steps/s | replay B/transition | wall time (min) |"
+    head = (
+        "| variant | seeds | steps | final success (IQM) | 95 % CI | steps to 50 % | steps to 90 % | env steps/s | "
+        "replay B/transition | wall time (min) |"
+    )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
@@ -58,7 +61,9 @@ def encoder_table(encoders: list[dict], report_dir: Path, encoders_dir: Path) ->
         links = " ".join(f"[{p.stem}]({os.path.relpath(p, report_dir)})" for p in pics) or "—"
         lines.append(
             f"| {e['encoder']} | {_fmt(e.get('latent_dim'))} | {_fmt(e.get('probe_object_mm'), 1)} | "
-            f"{_fmt(e.get('probe_object_median_mm'), 1)} | {_fmt(e.get('probe_object_visible_mm'), 1)} | {_fmt(e.get('probe_gripper_mm'), 1)} | {_fmt(e.get('probe_object_r2'))} | {_fmt(e.get('mean_object_mm'), 1)} | "
+            f"{_fmt(e.get('probe_object_median_mm'), 1)} | {_fmt(e.get('probe_object_visible_mm'), 1)} | "
+            f"{_fmt(e.get('probe_gripper_mm'), 1)} | {_fmt(e.get('probe_object_r2'))} | "
+            f"{_fmt(e.get('mean_object_mm'), 1)} | "
             f"{_fmt(e.get('random_object_mm'), 1)} | {links} |"
         )
     return "\n".join(lines)

@@ -28,6 +28,7 @@ BASE: dict[str, Any] = {"obs": "state"}
 """the base recipe: the variant defaults (the configs below name only what they change)"""
 CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "base": ({}, "the defaults"),
+    "warm2k": ({"sac": {"learning_starts": 2000}}, "scripted warm-up 2 k steps"),
     "warm5k": ({"sac": {"learning_starts": 5000}}, "scripted warm-up 5 k steps"),
     "warm10k": ({"sac": {"learning_starts": 10000}}, "scripted warm-up 10 k steps"),
     "warm40k": ({"sac": {"learning_starts": 40000}}, "scripted warm-up 40 k steps"),

@@ -49,11 +49,13 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raise ParamsError(f"{path}: the file is empty; it must be a mapping of sections (env, collect, paths, ...)")
     if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: top level must be a mapping of sections")
+        raise ParamsError(f"{path}: top level must be a mapping of sections (got a {type(raw).__name__})")
     return raw
 
 

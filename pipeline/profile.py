@@ -51,10 +51,35 @@ def merged(name: str, root: Path = Path(".")) -> dict[str, Any]:
     return merge(read_yaml(root / "params.yaml"), load_profile(name, root))
 
 
+CPU_STEPS_PER_S = {"state": 100.0, "proprio": 100.0, "latent": 44.0, "pixel": 0.2}
+"""env steps/s of one policy run on this project's 2-core CPU: state from ``benchmarks/push_recipe.py`` (50 k steps in
+~8 min, 1 update per 2 env steps), latent and pixel from ``benchmarks/policy_throughput.py`` (README)."""
+
+
+def study_cost(params: dict[str, Any]) -> str:
+    """One paragraph: how many policy runs the params ask for and their CPU hours at the measured speeds."""
+    pol = params.get("policy", {})
+    variants, runs, seeds = pol.get("variants", {}), pol.get("run", []), pol.get("seeds", [0])
+    steps = int(pol.get("total_steps", 0))
+    hours = sum(steps / CPU_STEPS_PER_S[variants.get(v, {}).get("obs", "latent")] / 3600 for v in runs) * len(seeds)
+    encoders = len(params.get("pretrain", {}).get("encoders", []))
+    return (
+        f"{len(runs)} variants x {len(seeds)} seeds x {steps:,} env steps = {len(runs) * len(seeds)} policy runs, "
+        f"~{hours:,.0f} CPU hours at the speeds measured on a 2-core CPU (~{hours / 24:,.1f} days), "
+        f"after pretraining {encoders} encoders (hours each on a CPU)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", help="profile name (a file in profiles/)")
+    parser.add_argument("name", nargs="?", help="profile name (a file in profiles/)")
+    parser.add_argument("--cost", action="store_true", help="print the policy runs and CPU hours params.yaml asks for")
     args = parser.parse_args(argv)
+    if args.cost:
+        print(study_cost(read_yaml("params.yaml") if args.name is None else merged(args.name)))
+        return
+    if args.name is None:
+        parser.error("a profile name is needed")
     try:
         overlay = load_profile(args.name)
     except ParamsError as exc:

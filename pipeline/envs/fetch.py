@@ -36,6 +36,9 @@ def make_fetch_env(cfg: EnvConfig) -> gym.Env:
     """Build the gymnasium-robotics task (state observations, ``TimeLimit`` applied)."""
     global _REGISTERED
     if not _REGISTERED:
+        from pipeline.quiet import quiet_gymnasium_robotics
+
+        quiet_gymnasium_robotics()
         import gymnasium_robotics
 
         gym.register_envs(gymnasium_robotics)

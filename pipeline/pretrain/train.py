@@ -25,6 +25,9 @@ from pipeline.pretrain.lit import build_lit_module, compute_label_stats
 from pipeline.pretrain.models import build_encoder
 from pipeline.pretrain.pictures import keypoints, reconstructions
 from pipeline.pretrain.probe import probe_report
+from pipeline.quiet import quiet_lightning
+
+quiet_lightning()
 
 PROBE_FRAMES = (
     30_000  # frames per split used to fit/evaluate the probes (subsampled evenly; the study dataset fits whole)

@@ -38,7 +38,7 @@ from pipeline.config import Params
 from pipeline.encoders import save_encoder
 from pipeline.policy.checkpoint import replay_bytes_per_transition
 from pipeline.policy.config import SACConfig, VariantConfig
-from pipeline.policy.overlap import OverlappedSAC, uses_worker_processes
+from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
 from pipeline.policy.train import build_envs, build_model, resolve_device
 from pipeline.pretrain.models import build_encoder
@@ -183,7 +183,7 @@ def main() -> None:
             t0 = time.perf_counter()
             model.learn(args.learning_starts + args.warmup, progress_bar=False)
             kind = ("SubprocVecEnv" if uses_worker_processes(train_env) else "DummyVecEnv") + (
-                ", overlapped updates" if isinstance(model, OverlappedSAC) else ""
+                ", overlapped updates" if isinstance(model, Overlapped) else ""
             )
             print(
                 f"{name:13s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s",

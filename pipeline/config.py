@@ -28,6 +28,8 @@ class PathsConfig(StrictModel):
     """resumable training state: ``pretrain/<encoder>/``, ``policy/<variant>/<seed>/``"""
     logs: Path = Path("data/logs")
     """TensorBoard logs"""
+    inputs: Path = Path("data/inputs")
+    """``<variant>.json``: hashes of the encoder and dataset each policy variant reads (its DVC dependency)"""
 
 
 class Params(StrictModel):

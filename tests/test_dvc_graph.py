@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,15 @@ def ran(output: str) -> set[str]:
 
 def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
     first = sh(repo, "dvc", "repro")
-    assert ran(first.stdout) == {"collect", "pretrain@vae", "policy@state-0", "policy@latent_vae-0", "report"}
+    assert ran(first.stdout) == {
+        "collect",
+        "pretrain@vae",
+        "policy_inputs@state",
+        "policy_inputs@latent_vae",
+        "policy@state-0",
+        "policy@latent_vae-0",
+        "report",
+    }
     report = repo / "data" / "report"
     assert "| state | 1 |" in (report / "report.md").read_text()
     assert (report / "success.png").stat().st_size > 1000
@@ -58,7 +67,7 @@ def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
     second = sh(repo, "dvc", "repro")
     assert ran(second.stdout) == set()
     shown = sh(repo, "dvc", "exp", "show", "--csv").stdout
-    assert "data/runs/state/0/metrics.json:final_success" in shown and "policy.state.final_success_iqm" in shown
+    assert "data/runs/state/0/summary.json:final_success" in shown and "policy.state.seeds" in shown
     sh(repo, "dvc", "plots", "show", "--json")
 
 
@@ -67,7 +76,73 @@ def test_policy_param_change_reruns_only_policy_and_report(repo: Path) -> None:
     params["policy"]["variants"]["state"]["sac"]["batch_size"] = 8
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh(repo, "dvc", "repro")
-    assert ran(out.stdout) == {"policy@state-0", "report"}
+    assert ran(out.stdout) == {"policy_inputs@state", "policy@state-0", "report"}  # its inputs stage: same hash
+
+
+def test_encoder_change_reruns_only_the_runs_that_use_it(repo: Path) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["pretrain"]["vae"]["beta"] = 2.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh(repo, "dvc", "repro")
+    assert {"pretrain@vae", "policy@latent_vae-0", "report"} <= ran(out.stdout)
+    assert "policy@state-0" not in ran(out.stdout)  # state reads no encoder
+    assert json.loads((repo / "data" / "inputs" / "state.json").read_text())["encoder"] is None
+
+
+def experiments(shown: list) -> dict[str, dict]:
+    """``dvc exp show --json`` -> {experiment name: its metrics {path: {key: value}}}."""
+    out: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("name") and isinstance(node.get("data"), dict) and "metrics" in node["data"]:
+                metrics = node["data"]["metrics"] or {}
+                out[node["name"]] = {path: m.get("data", {}) for path, m in metrics.items()}
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(shown)
+    return out
+
+
+def test_experiments_keep_their_results(repo: Path) -> None:
+    """Two `dvc exp run -S` experiments: `dvc exp show` reads both experiments' own metrics back."""
+    sh(repo, "git", "checkout", "params.yaml")
+    for name, batch in (("bs12", 12), ("bs10", 10)):
+        sh(repo, "dvc", "exp", "run", "-n", name, "-S", f"policy.variants.state.sac.batch_size={batch}")
+    exps = experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
+    for name in ("bs12", "bs10"):
+        summary = exps[name]["data/runs/state/0/summary.json"]
+        assert summary["total_steps"] == 100 and 0.0 <= summary["final_success"] <= 1.0
+        assert exps[name]["data/report/metrics.json"]["policy"]["state"]["seeds"] == 1
+    # README's narrow view: the report's aggregate per variant (--keep matches whole column names)
+    narrow = sh(repo, "dvc", "exp", "show", "--drop", ".*", "--keep", r"Experiment|policy\..*\.final_success").stdout
+    assert "bs12" in narrow and "policy.state.final_success" in narrow and "summary.json" not in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 100
+    diff = json.loads(sh(repo, "dvc", "plots", "diff", "bs12", "bs10", "--json").stdout)
+    assert diff["data"]["data/runs/state/0/eval.csv"][0]["revisions"] == ["bs12", "bs10"]
+    sh(repo, "git", "checkout", "params.yaml")
+
+
+@pytest.mark.slow
+def test_queued_seeds_run_in_parallel_workers(repo: Path) -> None:
+    """`dvc exp run --queue` for two seeds, `dvc queue start -j 2`: `dvc exp show` lists both."""
+    for seed in (1, 2):
+        sh(repo, "dvc", "exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"policy.seeds=[{seed}]")
+    sh(repo, "dvc", "queue", "start", "-j", "2")
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(5)
+    assert "Failed" not in status, status
+    exps = experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
+    for seed in (1, 2):
+        assert exps[f"seed{seed}"][f"data/runs/state/{seed}/summary.json"]["total_steps"] == 100
 
 
 def test_bad_param_stops_repro_with_the_stage_error(repo: Path) -> None:

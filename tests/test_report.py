@@ -1,4 +1,4 @@
-"""Report: IQM/bootstrap statistics, aggregation of runs and encoders, written artefacts."""
+"""Report: across-seed aggregate (mean / IQM), scipy bootstrap intervals from 5 seeds, written artefacts."""
 
 from __future__ import annotations
 
@@ -6,13 +6,27 @@ import csv
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from pipeline.report.__main__ import main as report_main
-from pipeline.report.stats import bootstrap_ci, iqm, steps_to
+from pipeline.report.aggregate import VariantSummary
+from pipeline.report.render import POLICY_KEYS, curve_label, draw_curves
+from pipeline.report.stats import (
+    MIN_SEEDS_FOR_CI,
+    aggregate,
+    aggregate_label,
+    bootstrap_interval,
+    distinct_resamples,
+    iqm,
+    no_interval_reason,
+    steps_to,
+)
 
 from .conftest import tiny_params_dict, write_params
+
+SPREAD = [0.1, 0.4, 0.5, 0.9, 0.95, 0.2, 0.7, 0.6]  # per-seed finals with real spread
 
 
 def test_iqm_trims_quartiles() -> None:
@@ -21,11 +35,35 @@ def test_iqm_trims_quartiles() -> None:
     assert iqm(np.arange(8.0)) == pytest.approx(np.mean([2, 3, 4, 5]))
 
 
-def test_bootstrap_ci_brackets_the_estimate() -> None:
-    x = np.array([0.1, 0.4, 0.5, 0.9, 0.95])
-    lo, hi = bootstrap_ci(x)
-    assert lo <= iqm(x) <= hi and lo < hi
-    assert bootstrap_ci(np.array([0.7, 0.7])) == pytest.approx((0.7, 0.7))
+def test_aggregate_is_the_mean_below_4_seeds_and_the_iqm_from_4() -> None:
+    assert [aggregate_label(n) for n in range(1, 7)] == ["mean", "mean", "mean", "IQM", "IQM", "IQM"]
+    assert aggregate(np.array([0.0, 0.0, 1.0])) == pytest.approx(1 / 3)
+    x4 = np.array([0.0, 0.5, 0.6, 1.0])  # mean 0.525, IQM 0.55
+    assert aggregate(x4) == pytest.approx(0.55) and aggregate(x4) != pytest.approx(x4.mean())
+
+
+def test_resample_count_behind_the_5_seed_threshold() -> None:
+    assert [distinct_resamples(n) for n in (3, 4, 5)] == [10, 35, 126]
+    assert MIN_SEEDS_FOR_CI == 5
+
+
+def test_no_interval_below_5_seeds() -> None:
+    for n in range(1, MIN_SEEDS_FOR_CI):
+        assert bootstrap_interval(np.array(SPREAD[:n])) is None
+    assert no_interval_reason(3) == "3 seeds < 5: no interval"
+    assert no_interval_reason(1) == "1 seed < 5: no interval"
+    assert no_interval_reason(5) == ""
+
+
+@pytest.mark.parametrize("n", [5, 8])
+def test_interval_brackets_the_aggregate_from_5_seeds(n: int) -> None:
+    x = np.array(SPREAD[:n])
+    interval = bootstrap_interval(x)
+    assert interval is not None
+    lo, hi = interval
+    assert x.min() <= lo < aggregate(x) < hi <= x.max()
+    assert bootstrap_interval(x) == interval  # fixed random_state: reproducible
+    assert bootstrap_interval(np.full(n, 0.7)) == pytest.approx((0.7, 0.7))
 
 
 def test_steps_to() -> None:
@@ -53,6 +91,41 @@ def write_run(root: Path, variant: str, seed: int, successes: list[float], every
     )
 
 
+def summary(name: str, finals: list[float]) -> VariantSummary:
+    """A variant whose seeds ramp linearly from 0 to their final success over 3 evaluations."""
+    success = np.array([[0.0, f / 2, f] for f in finals])
+    return VariantSummary(name, list(range(len(finals))), np.array([0, 100, 200]), success)
+
+
+def test_row_labels_the_aggregate_and_leaves_out_the_interval_below_5_seeds() -> None:
+    few = summary("few", [0.9, 0.95, 0.95]).row()
+    assert few["aggregate"] == "mean" and few["seeds"] == 3
+    assert few["final_success"] == pytest.approx(np.mean([0.9, 0.95, 0.95]))
+    assert few["final_per_seed"] == pytest.approx([0.9, 0.95, 0.95])
+    assert few["ci_low"] is None and few["ci_high"] is None
+    assert few["steps_to_50"] == 200 and few["steps_to_90"] == 200  # aggregate curve 0, 0.47, 0.93
+    many = summary("many", SPREAD[:5]).row()
+    assert many["aggregate"] == "IQM" and many["final_success"] == pytest.approx(iqm(np.array(SPREAD[:5])))
+    assert many["ci_low"] < many["final_success"] < many["ci_high"]
+
+
+def test_plot_draws_every_seed_and_a_band_only_from_5_seeds() -> None:
+    two, five = summary("two", [0.2, 0.6]), summary("five", SPREAD[:5])
+    fig, ax = plt.subplots()
+    try:
+        draw_curves(ax, [two, five])
+        labels = [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
+        assert len(ax.lines) == (2 + 1) + (5 + 1)  # per-seed lines + aggregate, per variant
+        assert len(ax.collections) == 1  # one shaded band: the 5-seed variant's
+        assert [line.get_alpha() for line in ax.lines[:2]] == [0.3, 0.3]
+        assert ax.lines[0].get_color() == ax.lines[2].get_color() != ax.lines[3].get_color()
+    finally:
+        plt.close(fig)
+    assert labels == [curve_label(two), curve_label(five)]
+    assert curve_label(two) == "two (2 seeds, mean; no band < 5 seeds)"
+    assert curve_label(five) == "five (5 seeds, IQM; 95 % CI band)"
+
+
 def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     p = tiny_params_dict(tmp_path)
     runs, encoders, report = (Path(p["paths"][k]) for k in ("runs", "encoders", "report"))
@@ -64,14 +137,27 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
         json.dumps({"probe_object_mm": 12.3, "probe_gripper_mm": 4.5, "latent_dim": 16})
     )
     (encoders / "vae" / "reconstructions.png").write_bytes(b"")
+    for seed, final in enumerate(SPREAD[:5]):
+        write_run(runs, "tqc", seed, [0.0, final / 2, final])
     report_main(["--params", str(write_params(tmp_path, p))])
     md = (report / "report.md").read_text()
-    assert "| state | 2 | 200 | 0.90 |" in md  # IQM of {1.0, 0.8} = 0.9
-    assert "| latent_vae | 1 | 150 | 0.40 |" in md
+    assert "| state | 2 | 200 | 0.90 (mean of 2: 0.80, 1.00) | — (2 seeds < 5: no interval) |" in md
+    assert "| latent_vae | 1 | 150 | 0.40 (1 seed) | — (1 seed < 5: no interval) |" in md
+    assert "| tqc | 5 | 200 | 0.60 (IQM of 5: 0.10, 0.40, 0.50, 0.90, 0.95) | [" in md and "(IQM, 5 seeds) |" in md
     assert "12.3" in md and "reconstructions" in md
     assert (report / "success.png").stat().st_size > 1000
     flat = json.loads((report / "metrics.json").read_text())
-    assert flat["policy"]["state"]["final_success_iqm"] == pytest.approx(0.9)
+    assert set(flat["policy"]) == {"state", "latent_vae", "tqc"}
+    expected_keys = {"final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition"}
+    assert set(POLICY_KEYS) == expected_keys
+    assert all(set(entry) == expected_keys for entry in flat["policy"].values())
+    state = flat["policy"]["state"]
+    assert state["final_success"] == pytest.approx(0.9) and state["aggregate"] == "mean" and state["seeds"] == 2
+    assert state["ci_low"] is None and state["ci_high"] is None
+    assert state["fps"] == pytest.approx(100.5) and state["replay_bytes_per_transition"] == pytest.approx(200.0)
+    tqc = flat["policy"]["tqc"]
+    assert tqc["aggregate"] == "IQM" and tqc["seeds"] == 5 and isinstance(tqc["seeds"], int)
+    assert tqc["final_success"] == pytest.approx(0.6) and tqc["ci_low"] < tqc["final_success"] < tqc["ci_high"]
     assert flat["pretrain"]["vae"]["probe_object_mm"] == pytest.approx(12.3)
     with (report / "curves" / "state.csv").open() as f:
         assert [float(r["success"]) for r in csv.DictReader(f)] == pytest.approx([0.0, 0.4, 0.9])

@@ -16,6 +16,7 @@ STAGE_ENTRY = {
     "collect": "pipeline/collect/__main__.py",
     "pretrain": "pipeline/pretrain/__main__.py",
     "policy": "pipeline/policy/__main__.py",
+    "policy_inputs": "pipeline/policy/inputs.py",
     "report": "pipeline/report/__main__.py",
 }
 
@@ -52,7 +53,7 @@ def imported_files(entry: str) -> set[str]:
                     f = module_file(".".join(parts[:i]))
                     if f:
                         todo.append(f)
-    return seen - PLUMBING
+    return {f for f in seen - PLUMBING if (ROOT / f).read_text().strip()}  # an empty __init__ computes nothing
 
 
 def stage_deps(stage: str) -> list[str]:

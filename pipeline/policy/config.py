@@ -28,7 +28,7 @@ class SACConfig(StrictModel):
     """discount"""
     tau: float = Field(0.05, gt=0, le=1)
     """target network Polyak coefficient"""
-    learning_starts: int = Field(20_000, ge=0)
+    learning_starts: int = Field(5000, ge=0)
     """env steps of warm-up actions (``warmup``: scripted or uniform random) before updates start"""
     train_freq: int = Field(1, ge=1)
     """vectorised env steps between updates"""

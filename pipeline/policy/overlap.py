@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stable_baselines3 import SAC
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 
@@ -56,7 +55,3 @@ class Overlapped:
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_pending"]
-
-
-class OverlappedSAC(Overlapped, SAC):
-    """SAC with overlapped updates."""

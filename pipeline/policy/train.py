@@ -35,6 +35,8 @@ from pipeline.policy.vecenv import (
 )
 from pipeline.policy.warmup import scripted_warmup
 
+SUMMARY = "summary.json"
+"""per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
 EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds")
 """``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far"""
 
@@ -247,7 +249,7 @@ def seed_prior(params: Params, variant: VariantConfig, env: VecEnv, model: OffPo
 
 
 def train_policy(params: Params, variant_name: str, seed: int, progress: bool = True) -> dict[str, Any]:
-    """Train one variant with one seed; writes ``eval.csv``, ``metrics.json``, checkpoints, TB logs."""
+    """Train one variant with one seed; writes ``eval.csv``, ``metrics.json``, ``summary.json``, checkpoints, logs."""
     pol = params.policy
     if variant_name not in pol.variants:
         raise RunError(f"unknown variant {variant_name!r}; defined in policy.variants: {sorted(pol.variants)}")
@@ -324,6 +326,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         **info,
     }
     write_json(run_dir / "metrics.json", metrics)
+    # the few numbers `dvc exp show` lists per run (metrics.json holds everything)
+    write_json(run_dir / SUMMARY, {k: metrics[k] for k in ("final_success", "final_object_distance", "total_steps")})
     train_env.close()
     eval_env.close()
     if progress:

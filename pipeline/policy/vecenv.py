@@ -135,7 +135,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._raw: dict[str, np.ndarray] = {}
         self.before_wait: Callable[[], None] | None = None
         """called in :meth:`step_wait` after the actions went out, before the results are collected
-        (:class:`~pipeline.policy.overlap.OverlappedSAC` runs its update there)"""
+        (:class:`~pipeline.policy.overlap.Overlapped` runs its update there)"""
 
     # --- observation building -------------------------------------------------------------------
     def _encode(self, frames: np.ndarray) -> np.ndarray:

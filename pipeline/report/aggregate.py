@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.report.stats import bootstrap_ci, iqm, steps_to
+from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
 
 
 @dataclass
@@ -22,12 +22,27 @@ class VariantSummary:
     success: np.ndarray  # (n_seeds, T)
     metrics: list[dict] = field(default_factory=list)
 
-    def row(self) -> dict:
-        final = self.success[:, -1]
-        lo, hi = bootstrap_ci(final)
-        mean_curve = self.success.mean(axis=0)
+    @property
+    def n_seeds(self) -> int:
+        """Number of seeds aggregated."""
+        return int(self.success.shape[0])
 
-        def mean(k):
+    @property
+    def aggregate_label(self) -> str:
+        """``"mean"`` below 4 seeds (the IQM would trim nothing), ``"IQM"`` from 4."""
+        return aggregate_label(self.n_seeds)
+
+    def aggregate_curve(self) -> np.ndarray:
+        """(T,) the across-seed aggregate (mean or IQM) at every evaluation step."""
+        return np.array([aggregate(self.success[:, t]) for t in range(len(self.steps))])
+
+    def row(self) -> dict:
+        """Table row: aggregate final success, its interval (``None`` below 5 seeds), per-seed finals, speed."""
+        final = self.success[:, -1]
+        interval = bootstrap_interval(final)
+        curve = self.aggregate_curve()
+
+        def mean(k: str) -> float:
             return (
                 float(np.mean([m[k] for m in self.metrics]))
                 if self.metrics and all(k in m for m in self.metrics)
@@ -36,13 +51,15 @@ class VariantSummary:
 
         return {
             "variant": self.name,
-            "seeds": len(self.seeds),
+            "seeds": self.n_seeds,
             "final_steps": int(self.steps[-1]),
-            "final_success_iqm": iqm(final),
-            "ci_low": lo,
-            "ci_high": hi,
-            "steps_to_50": steps_to(self.steps, mean_curve, 0.5),
-            "steps_to_90": steps_to(self.steps, mean_curve, 0.9),
+            "final_success": aggregate(final),
+            "aggregate": self.aggregate_label,
+            "final_per_seed": sorted(float(v) for v in final),
+            "ci_low": interval[0] if interval else None,
+            "ci_high": interval[1] if interval else None,
+            "steps_to_50": steps_to(self.steps, curve, 0.5),
+            "steps_to_90": steps_to(self.steps, curve, 0.9),
             "fps": mean("fps"),
             "replay_bytes_per_transition": mean("replay_bytes_per_transition"),
             "wall_time_s": mean("wall_time_s"),

@@ -14,7 +14,17 @@ import numpy as np  # noqa: E402
 
 from pipeline.io import write_json  # noqa: E402
 from pipeline.report.aggregate import VariantSummary  # noqa: E402
-from pipeline.report.stats import bootstrap_ci, iqm  # noqa: E402
+from pipeline.report.stats import (  # noqa: E402
+    CONFIDENCE,
+    MIN_SEEDS_FOR_CI,
+    MIN_SEEDS_FOR_IQM,
+    N_RESAMPLES,
+    bootstrap_interval,
+    no_interval_reason,
+)
+
+POLICY_KEYS = ("final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition")
+"""Per-variant keys of the flat ``metrics.json`` (``dvc exp show``); ``ci_low``/``ci_high`` are null below 5 seeds."""
 
 PROBE_KEYS = (
     "probe_object_mm",
@@ -35,19 +45,49 @@ def _fmt(v: object, digits: int = 2) -> str:
     return str(v)
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
+def final_cell(r: dict) -> str:
+    """Aggregate final success with its kind, seed count and per-seed values, e.g. ``0.93 (mean of 3: 0.90, ...)``."""
+    per_seed = ", ".join(_fmt(v) for v in r["final_per_seed"])
+    if r["seeds"] == 1:
+        return f"{_fmt(r['final_success'])} (1 seed)"
+    return f"{_fmt(r['final_success'])} ({r['aggregate']} of {r['seeds']}: {per_seed})"
+
+
+def interval_cell(r: dict) -> str:
+    """``[lo, hi] (IQM, n seeds)``, or ``— (n seeds < 5: no interval)``."""
+    if r["ci_low"] is None:
+        return f"— ({no_interval_reason(r['seeds'])})"
+    return f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] ({r['aggregate']}, {_seeds(r['seeds'])})"
+
+
 def variant_table(rows: list[dict]) -> str:
+    """Markdown table of the policy variants."""
     head = (
-        "| variant | seeds | steps | final success (IQM) | 95 % CI | steps to 50 % | steps to 90 % | env steps/s | "
-        "replay B/transition | wall time (min) |"
+        "| variant | seeds | steps | final success (aggregate of seeds: per-seed finals) | 95 % CI | "
+        "steps to 50 % | steps to 90 % | env steps/s | replay B/transition | wall time (min) |"
     )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
-            f"| {r['variant']} | {r['seeds']} | {r['final_steps']} | {_fmt(r['final_success_iqm'])} | "
-            f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['steps_to_50'])} | {_fmt(r['steps_to_90'])} | "
+            f"| {r['variant']} | {r['seeds']} | {r['final_steps']} | {final_cell(r)} | {interval_cell(r)} | "
+            f"{_fmt(r['steps_to_50'])} | {_fmt(r['steps_to_90'])} | "
             f"{_fmt(r['fps'], 0)} | {_fmt(r['replay_bytes_per_transition'], 0)} | {_fmt(r['wall_time_s'] / 60, 1)} |"
         )
     return "\n".join(lines)
+
+
+STATS_NOTE = (
+    f"Aggregate across seeds: the plain mean below {MIN_SEEDS_FOR_IQM} seeds (the interquartile mean trims "
+    f"25 % from each end, i.e. nothing there), the IQM from {MIN_SEEDS_FOR_IQM}. "
+    f"{CONFIDENCE * 100:.0f} % intervals: percentile bootstrap of the IQM over seeds (`scipy.stats.bootstrap`, "
+    f"{N_RESAMPLES} resamples, fixed seed), only from {MIN_SEEDS_FOR_CI} seeds: n seeds have just C(2n-1, n) "
+    "distinct resamples (10 at 3, 35 at 4), too few for an interval to mean anything. "
+    "Steps to 50 % / 90 % are read off the aggregate curve."
+)
 
 
 def encoder_table(encoders: list[dict], report_dir: Path, encoders_dir: Path) -> str:
@@ -69,15 +109,36 @@ def encoder_table(encoders: list[dict], report_dir: Path, encoders_dir: Path) ->
     return "\n".join(lines)
 
 
+def curve_label(v: VariantSummary) -> str:
+    """Legend entry, e.g. ``state (3 seeds, mean; no band < 5 seeds)``."""
+    band = (
+        f"{CONFIDENCE * 100:.0f} % CI band" if v.n_seeds >= MIN_SEEDS_FOR_CI else f"no band < {MIN_SEEDS_FOR_CI} seeds"
+    )
+    return f"{v.name} ({_seeds(v.n_seeds)}, {v.aggregate_label}; {band})"
+
+
+def draw_curves(ax: plt.Axes, variants: list[VariantSummary]) -> None:
+    """Per variant: every seed as a thin faint line, the aggregate on top, the bootstrap band only from 5 seeds."""
+    for i, v in enumerate(variants):
+        colour = f"C{i % 10}"
+        for seed_curve in v.success:
+            ax.plot(v.steps, seed_curve, color=colour, lw=0.8, alpha=0.3, label="_nolegend_")
+        ax.plot(v.steps, v.aggregate_curve(), color=colour, lw=2, label=curve_label(v))
+        if v.n_seeds >= MIN_SEEDS_FOR_CI:
+            band = np.array([bootstrap_interval(v.success[:, t]) for t in range(len(v.steps))])
+            ax.fill_between(v.steps, band[:, 0], band[:, 1], color=colour, alpha=0.2, lw=0)
+
+
 def plot_curves(variants: list[VariantSummary], path: Path) -> None:
-    """Success vs env steps: IQM across seeds per step with its 95 % bootstrap band."""
+    """Success vs env steps: per-seed curves under the across-seed aggregate (band only with enough seeds)."""
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for v in variants:
-        centre = np.array([iqm(v.success[:, t]) for t in range(len(v.steps))])
-        band = np.array([bootstrap_ci(v.success[:, t], n_boot=500) for t in range(len(v.steps))])
-        ax.plot(v.steps, centre, label=f"{v.name} ({len(v.seeds)} seeds)")
-        ax.fill_between(v.steps, band[:, 0], band[:, 1], alpha=0.2)
-    ax.set(xlabel="env steps", ylabel="eval success rate (IQM)", ylim=(-0.02, 1.02), title="Success vs env steps")
+    draw_curves(ax, variants)
+    ax.set(
+        xlabel="env steps",
+        ylabel="eval success rate (across-seed aggregate)",
+        ylim=(-0.02, 1.02),
+        title="Success vs env steps (thin: single seeds)",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
@@ -86,7 +147,7 @@ def plot_curves(variants: list[VariantSummary], path: Path) -> None:
 
 
 def write_curves_csv(variants: list[VariantSummary], curves_dir: Path) -> None:
-    """One CSV per variant (mean success per step) — each file is one line in ``dvc plots show``."""
+    """One CSV per variant (aggregate success per step, as plotted): one line each in ``dvc plots show``."""
     curves_dir.mkdir(parents=True, exist_ok=True)
     for old in curves_dir.glob("*.csv"):
         old.unlink()
@@ -94,7 +155,7 @@ def write_curves_csv(variants: list[VariantSummary], curves_dir: Path) -> None:
         with (curves_dir / f"{v.name}.csv").open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["step", "success"])
-            w.writerows(zip(v.steps.tolist(), v.success.mean(axis=0).round(4).tolist()))
+            w.writerows(zip(v.steps.tolist(), v.aggregate_curve().round(4).tolist()))
 
 
 def write_report(
@@ -107,12 +168,7 @@ def write_report(
         plot_curves(variants, report_dir / "success.png")
     write_curves_csv(variants, report_dir / "curves")
     flat = {
-        "policy": {
-            r["variant"]: {
-                k: r[k] for k in ("final_success_iqm", "ci_low", "ci_high", "fps", "replay_bytes_per_transition")
-            }
-            for r in rows
-        },
+        "policy": {r["variant"]: {k: r[k] for k in POLICY_KEYS} for r in rows},
         "pretrain": {e["encoder"]: {k: e[k] for k in PROBE_KEYS if k in e} for e in encoders},
     }
     write_json(report_dir / "metrics.json", flat)
@@ -123,6 +179,8 @@ def write_report(
         "",
     ]
     parts += ["## Policies", "", variant_table(rows) if rows else "_no policy runs found_", ""]
+    if rows:
+        parts += [STATS_NOTE, ""]
     if variants:
         parts += ["![success vs env steps](success.png)", ""]
     parts += [

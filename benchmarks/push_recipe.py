@@ -44,6 +44,18 @@ CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "tqc": ({"algo": "tqc"}, "TQC (sb3-contrib)"),
     "td3": ({"algo": "td3"}, "TD3"),
     "random": ({"warmup": "random"}, "uniform random warm-up (no demonstrations)"),
+    "blind": (
+        {"obs": "proprio", "sac": {"learning_starts": 5000}},
+        "control: proprio + desired goal, recipe",
+    ),
+    "goals_only": (
+        {
+            "obs": "proprio",
+            "inputs": ["observation", "achieved_goal", "desired_goal"],
+            "sac": {"learning_starts": 5000},
+        },
+        "control: proprio + both goals (the seed's Run 1), the recipe",
+    ),
     "pure_rl": (
         {"warmup": "random", "sac": {"learning_starts": 1000, "gradient_steps": 2}},
         "no demonstrations: 1 k random steps, 1 update per env step",

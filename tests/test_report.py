@@ -161,3 +161,20 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     assert flat["pretrain"]["vae"]["probe_object_mm"] == pytest.approx(12.3)
     with (report / "curves" / "state.csv").open() as f:
         assert [float(r["success"]) for r in csv.DictReader(f)] == pytest.approx([0.0, 0.4, 0.9])
+
+
+def test_experience_column_names_demonstrations() -> None:
+    v = summary("latent", [0.5, 0.7])
+    v.metrics = [
+        {
+            "warmup": "scripted",
+            "warmup_steps": 5000,
+            "prior_transitions": 120,
+            "prior_policy": "uniform_random+scripted_pusher(fraction=0.5, noise=0.3)",
+        }
+    ] * 2
+    assert v.row()["experience"] == (
+        "120 prior dataset transitions (demonstrations); scripted warm-up (demonstrations), 5000 steps"
+    )
+    v.metrics = [{"warmup": "random", "warmup_steps": 1000}]
+    assert v.row()["experience"] == "random warm-up"

@@ -333,6 +333,12 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
     if progress:
         print(
             f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "
-            f"{metrics['fps']:.0f} env steps/s, {metrics['replay_bytes_per_transition']:.0f} B/transition -> {run_dir}"
+            f"{metrics['fps']:.0f} env steps/s, {metrics['replay_bytes_per_transition']:.0f} B/transition"
+            + (
+                f", with scripted warm-up (demonstrations) for {metrics['warmup_steps']} steps"
+                if variant.warmup == "scripted"
+                else ""
+            )
+            + f" -> {run_dir}"
         )
     return metrics

@@ -63,7 +63,21 @@ class VariantSummary:
             "fps": mean("fps"),
             "replay_bytes_per_transition": mean("replay_bytes_per_transition"),
             "wall_time_s": mean("wall_time_s"),
+            "experience": self.experience(),
         }
+
+    def experience(self) -> str:
+        """What besides the agent's own exploration fed its replay: scripted warm-up, prior dataset episodes."""
+        parts = set()
+        for m in self.metrics:
+            if m.get("warmup") == "scripted":
+                parts.add(f"scripted warm-up (demonstrations), {m.get('warmup_steps', '?')} steps")
+            elif m.get("warmup") == "random":
+                parts.add("random warm-up")
+            if m.get("prior_transitions"):
+                kind = "demonstrations" if "scripted" in str(m.get("prior_policy")) else "random"
+                parts.add(f"{m['prior_transitions']} prior dataset transitions ({kind})")
+        return "; ".join(sorted(parts)) or "—"
 
 
 def read_curve(path: Path) -> dict[int, float]:

@@ -68,14 +68,15 @@ def variant_table(rows: list[dict]) -> str:
     """Markdown table of the policy variants."""
     head = (
         "| variant | seeds | steps | final success (aggregate of seeds: per-seed finals) | 95 % CI | "
-        "steps to 50 % | steps to 90 % | env steps/s | replay B/transition | wall time (min) |"
+        "steps to 50 % | steps to 90 % | env steps/s | replay B/transition | wall time (min) | experience |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {r['final_steps']} | {final_cell(r)} | {interval_cell(r)} | "
             f"{_fmt(r['steps_to_50'])} | {_fmt(r['steps_to_90'])} | "
-            f"{_fmt(r['fps'], 0)} | {_fmt(r['replay_bytes_per_transition'], 0)} | {_fmt(r['wall_time_s'] / 60, 1)} |"
+            f"{_fmt(r['fps'], 0)} | {_fmt(r['replay_bytes_per_transition'], 0)} | {_fmt(r['wall_time_s'] / 60, 1)} | "
+            f"{r.get('experience', '—')} |"
         )
     return "\n".join(lines)
 

@@ -27,6 +27,25 @@ PER_FRAME = {
     "step": (lambda s: (), np.int32),
 }
 """Every per-frame array of the schema; all share the leading length N."""
+INDEX_ARRAYS = ("episode", "step")
+"""arrays that locate a frame (written by the collect stage around the episodes)"""
+EPISODE_ARRAYS = tuple(k for k in PER_FRAME if k not in INDEX_ARRAYS)
+"""what one rolled-out episode holds, per frame"""
+LABELS = tuple(k for k in EPISODE_ARRAYS if k not in ("frames", "action"))
+"""the simulator's per-frame labels (HDF5 ``obs/<label>``)"""
+FILL = {"action": np.nan, "object_visible": np.nan}
+"""value of a frame without data: NaN where it is undefined (no action after the last frame, no object)"""
+
+
+def empty_episode(frames: int, image_size: int) -> dict[str, np.ndarray]:
+    """Per-frame arrays of one episode of ``frames`` frames, as the schema says (zeros, or the ``FILL`` value)."""
+    return {
+        k: np.full((frames, *shape(image_size)), FILL.get(k, 0), dtype)
+        for k, (shape, dtype) in PER_FRAME.items()
+        if k in EPISODE_ARRAYS
+    }
+
+
 REQUIRED_ATTRS = (
     "schema_version",
     "env_id",

@@ -19,11 +19,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pipeline.collect.dataset import PER_FRAME, DatasetError, RolloutData
+from pipeline.collect.dataset import LABELS, PER_FRAME, DatasetError, RolloutData
 from pipeline.io import partial_path
 
 IMAGE_KEY = "agentview_image"
-LABELS = ("object_pos", "gripper_pos", "goal", "proprio", "object_velp", "object_visible")
 
 
 def export_hdf5(data: RolloutData, path: Path | str) -> Path:

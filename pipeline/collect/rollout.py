@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.collect.config import CollectConfig
+from pipeline.collect.dataset import empty_episode
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.envs.fetch import OBJECT_VELP
-
-EPISODE_ARRAYS = ("frames", "object_pos", "gripper_pos", "goal", "proprio", "object_velp", "object_visible", "action")
 
 
 def episode_seeds(master_seed: int, index: int) -> tuple[int, np.random.Generator]:
@@ -57,16 +56,7 @@ def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str,
     obs, _ = env.reset(seed=reset_seed)
     steps = env.cfg.max_episode_steps
     size = env.cfg.image_size
-    out = {
-        "frames": np.empty((steps + 1, size, size, 3), np.uint8),
-        "object_pos": np.zeros((steps + 1, 3), np.float32),
-        "gripper_pos": np.empty((steps + 1, 3), np.float32),
-        "goal": np.empty((steps + 1, 3), np.float32),
-        "proprio": np.empty((steps + 1, 10), np.float32),
-        "object_velp": np.zeros((steps + 1, 3), np.float32),
-        "object_visible": np.full(steps + 1, np.nan, np.float32),
-        "action": np.full((steps + 1, 4), np.nan, np.float32),
-    }
+    out = empty_episode(steps + 1, size)  # the dataset schema's arrays for one episode
     low, high = env.action_space.low, env.action_space.high
     for t in range(steps + 1):
         out["frames"][t] = obs["pixels"]
@@ -110,7 +100,7 @@ def worker_chunk(episodes: range) -> int:
     only on the episode indices, not on which worker ran them. Returns the frames written.
     """
     assert _ENV is not None and _CFG is not None and _GROUP is not None, "init_worker was not called"
-    from pipeline.collect.dataset import write_region
+    from pipeline.collect.dataset import EPISODE_ARRAYS, write_region
 
     fpe = _ENV.cfg.max_episode_steps + 1
     eps = [run_episode(_ENV, _CFG, i) for i in episodes]

@@ -141,7 +141,7 @@ def summarise(out: Path, configs: list[str], seeds: list[int], budgets: list[int
     return "\n".join(lines)
 
 
-def plot(out: Path, configs: list[str], seeds: list[int]) -> Path:
+def plot(out: Path, configs: list[str], seeds: list[int], title: str, name: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +168,7 @@ def plot(out: Path, configs: list[str], seeds: list[int]) -> Path:
     )
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
-    path = out / "push_recipe.png"
+    path = out / name
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
@@ -183,6 +183,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one core each)")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "push_recipe")
     parser.add_argument("--summarise-only", action="store_true")
+    parser.add_argument("--title", default="FetchPush from state: one lever changed per config")
+    parser.add_argument("--plot", default="push_recipe.png", help="file name of the curves under --out")
     args = parser.parse_args()
     configs = [c for c in args.configs.split(",") if c]
     unknown = sorted(set(configs) - set(CONFIGS))
@@ -205,7 +207,7 @@ def main() -> None:
     table = summarise(args.out, configs, seeds, budgets)
     print(table)
     (args.out / "summary.md").write_text(table + "\n")
-    print(f"curves: {plot(args.out, configs, seeds)}")
+    print(f"curves: {plot(args.out, configs, seeds, args.title, args.plot)}")
 
 
 if __name__ == "__main__":

@@ -45,3 +45,18 @@ def test_empty_or_non_mapping_params_file_is_a_clear_error(tmp_path: Path, text:
         collect_main(["--params", str(path)])
     assert exc.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def test_study_cost_counts_the_runs_params_ask_for() -> None:
+    from pipeline.profile import CPU_STEPS_PER_S, study_cost
+
+    params = read_yaml(ROOT / "params.yaml")
+    pol = params["policy"]
+    runs = len(pol["run"]) * len(pol["seeds"])
+    line = study_cost(params)
+    assert f"= {runs} policy runs" in line
+    hours = sum(pol["total_steps"] / CPU_STEPS_PER_S[pol["variants"][v]["obs"]] for v in pol["run"]) * len(pol["seeds"])
+    assert f"~{hours / 3600:,.0f} CPU hours" in line
+    assert "= 1 policy runs" not in study_cost(merged("quick", ROOT)) and "policy runs" in study_cost(
+        merged("quick", ROOT)
+    )

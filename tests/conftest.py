@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -25,6 +26,15 @@ def write_params(tmp_path: Path, params: dict, name: str = "params.yaml") -> Pat
     path = tmp_path / name
     path.write_text(yaml.safe_dump(params))
     return path
+
+
+def task_rewards(env, batch) -> np.ndarray:
+    """The env's own ``compute_reward`` on a replay batch's (raw) next achieved and desired goals, ``(B,)``."""
+    n = len(batch.rewards)
+    achieved = batch.next_observations["achieved_goal"].numpy()
+    return env.env_method(
+        "compute_reward", achieved, batch.observations["desired_goal"].numpy(), [{}] * n, indices=[0]
+    )[0]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pipeline.policy.config import VariantConfig
 from pipeline.policy.prior import PriorDataError, prior_observations
 from pipeline.policy.train import build_envs, build_model, seed_prior, train_policy
 
+from .conftest import task_rewards
 from .test_policy import SAC_TINY, make_encoder, policy_params, read_eval
 
 LATENT = {"obs": "latent", "encoder": "vae", "frame_stack": 2, "prior_data": True, "sac": SAC_TINY}
@@ -52,13 +53,7 @@ def test_seeded_buffer_holds_the_dataset_with_task_rewards(tmp_path: Path, tiny_
     np.testing.assert_allclose(buf.actions[40:60, 1], act[5, :20])
     np.testing.assert_allclose(buf.observations["observation"][:20, 0, -10:], data.arrays["proprio"][:20])
     batch = buf.sample(256)  # 80 % relabelled by HER
-    reward = env.env_method(
-        "compute_reward",
-        batch.next_observations["achieved_goal"].numpy(),
-        batch.observations["desired_goal"].numpy(),
-        [{}] * 256,
-        indices=[0],
-    )[0]
+    reward = task_rewards(env, batch)
     np.testing.assert_array_equal(batch.rewards.numpy().ravel(), reward)
     assert (reward == 0).any()  # relabelled goals the block reached
     env.close()

@@ -19,6 +19,7 @@ from pipeline.policy.normalize import NormalizerUpdate, RunningNorm, VectorInput
 from pipeline.policy.train import build_envs, build_model, train_policy
 from pipeline.policy.warmup import scripted_warmup
 
+from .conftest import task_rewards
 from .test_policy import SAC_TINY, policy_params, read_eval
 
 
@@ -108,13 +109,7 @@ def test_normalisation_is_applied_after_her_on_raw_goals_and_frozen_in_eval(tmp_
     # actor, critic, target critic; 2 envs x (first obs + 100 steps) x both goal keys
     assert len(norms) == 3 and all(float(m.norms["goal"].running_count) == 2 * 101 * 2 for m in norms)
     batch = model.replay_buffer.sample(256)
-    raw_reward = train_env.env_method(
-        "compute_reward",
-        batch.next_observations["achieved_goal"].numpy(),
-        batch.observations["desired_goal"].numpy(),
-        [{}] * 256,
-        indices=[0],
-    )[0]
+    raw_reward = task_rewards(train_env, batch)
     np.testing.assert_array_equal(batch.rewards.numpy().ravel(), raw_reward)  # stored and relabelled raw
     assert (raw_reward == 0).any() and (raw_reward == -1).any()
     feats = model.actor.features_extractor(batch.observations)

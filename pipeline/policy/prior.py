@@ -71,7 +71,7 @@ def prior_observations(
         "achieved_goal": a["object_pos"].astype(np.float32),
         "desired_goal": a["goal"].astype(np.float32),
     }
-    info = {"prior_episodes": n_eps, "prior_transitions": n_eps * (fpe - 1), "prior_policy": attrs.get("policy")}
+    info = {"prior_episodes": n_eps, "prior_policy": attrs.get("policy")}  # transitions: as many as seed_replay adds
     return obs, a["action"][:, :-1].astype(np.float32), info
 
 

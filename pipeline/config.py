@@ -8,6 +8,7 @@ from pydantic import Field
 
 from pipeline.collect.config import CollectConfig
 from pipeline.envs.config import EnvConfig
+from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.params import StrictModel
 from pipeline.policy.config import PolicyConfig
 from pipeline.pretrain.config import PretrainConfig
@@ -30,6 +31,8 @@ class PathsConfig(StrictModel):
     """TensorBoard logs"""
     inputs: Path = Path("data/inputs")
     """``<variant>.json``: hashes of the encoder and dataset each policy variant reads (its DVC dependency)"""
+    goal_spaces: Path = Path("data/goal_spaces")
+    """``<encoder>/``: the goal spaces fitted on each encoder's latents (``python -m pipeline.goalspace``)"""
 
 
 class Params(StrictModel):
@@ -39,4 +42,5 @@ class Params(StrictModel):
     collect: CollectConfig = Field(default_factory=CollectConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    goal_space: GoalSpaceConfig = Field(default_factory=GoalSpaceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)

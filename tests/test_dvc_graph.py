@@ -53,6 +53,7 @@ def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
     assert ran(first.stdout) == {
         "collect",
         "pretrain@vae",
+        "goal_space@vae",
         "policy_inputs@state",
         "policy_inputs@latent_vae",
         "policy@state-0",

@@ -15,6 +15,7 @@ PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/params.py", "pi
 STAGE_ENTRY = {
     "collect": "pipeline/collect/__main__.py",
     "pretrain": "pipeline/pretrain/__main__.py",
+    "goal_space": "pipeline/goalspace/__main__.py",
     "policy": "pipeline/policy/__main__.py",
     "policy_inputs": "pipeline/policy/inputs.py",
     "report": "pipeline/report/__main__.py",

@@ -133,6 +133,26 @@ class FetchPixelEnv(gym.Wrapper):
         mujoco.mj_forward(model, data)
         return frame
 
+    def render_goal(self, pos: np.ndarray, arm_offset: np.ndarray, settle_steps: int = 10) -> np.ndarray:
+        """Goal image: the object at ``pos`` and the gripper moved to its initial position + ``arm_offset`` (a pose
+        the caller draws independently of the episode); the simulation state is restored after."""
+        if not self.cfg.has_object:
+            raise ValueError(f"{self.cfg.id} has no object to place")
+        model, data, utils = self.fetch.model, self.fetch.data, self.fetch._utils
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART  # mj_step moves both
+        saved = np.empty(mujoco.mj_stateSize(model, spec))
+        mujoco.mj_getState(model, data, saved, spec)
+        utils.set_mocap_pos(model, data, "robot0:mocap", self.fetch.initial_gripper_xpos + np.asarray(arm_offset))
+        mujoco.mj_step(model, data, nstep=settle_steps * self.fetch.n_substeps)  # the arm follows the mocap
+        qpos = utils.get_joint_qpos(model, data, "object0:joint").copy()
+        qpos[:3] = pos  # placed after the arm moved, so the move cannot push it
+        utils.set_joint_qpos(model, data, "object0:joint", qpos)
+        mujoco.mj_forward(model, data)
+        frame = self.renderer.render(data)
+        mujoco.mj_setState(model, data, saved, spec)
+        mujoco.mj_forward(model, data)
+        return frame
+
     def close(self) -> None:
         if self.renderer is not None:
             self.renderer.close()

@@ -11,6 +11,7 @@ from pipeline.params import StrictModel
 ObsKind = Literal["state", "latent", "pixel", "proprio"]
 InputKey = Literal["observation", "achieved_goal", "desired_goal"]
 GoalMode = Literal["vector", "latent"]
+GoalSpaceName = Literal["latent", "keypoints", "distance_head"]  # pipeline.goalspace.GOAL_SPACES (a test checks)
 Algo = Literal["sac", "tqc", "td3"]
 Warmup = Literal["random", "scripted"]
 
@@ -74,6 +75,10 @@ class VariantConfig(StrictModel):
     """append the 10-D proprioception to the observation"""
     frame_stack: int = Field(1, ge=1, le=8)
     """latent variants: stack of current + past latents; pixel variants: frames per observation"""
+    goal_space: GoalSpaceName = "latent"
+    """latent goal mode: where goals are compared (``pipeline.goalspace``): ``latent`` (RIG: the whole latent, arm
+    included), ``keypoints`` (the keypoints chosen without labels as the block's) or ``distance_head`` (an MLP
+    trained with the block's positions at pretraining); fitted by the goal_space stage"""
     latent_threshold: float | Literal["auto"] = "auto"
     """latent goal mode: success radius in latent space (``auto``: latent distance of a 5 cm object move)"""
     prior_goal_fraction: float = Field(0.0, ge=0, le=1)
@@ -117,6 +122,8 @@ class VariantConfig(StrictModel):
             raise ValueError("obs: pixel supports goal_mode: vector only")
         if self.goal_mode == "latent" and self.obs != "latent":
             raise ValueError("goal_mode: latent needs obs: latent")
+        if self.goal_space != "latent" and self.goal_mode != "latent":
+            raise ValueError(f"goal_space: {self.goal_space} needs goal_mode: latent")
         if self.obs == "pixel" and self.algo != "sac":
             raise ValueError(f"algo: {self.algo} is for state and latent variants; pixel variants use algo: sac")
         if self.obs == "pixel" and self.warmup == "scripted" and not self.proprio:

@@ -1,6 +1,7 @@
 """``python -m pipeline.policy.inputs --variant NAME``: fingerprint what one policy variant reads besides params.
 
-A policy run reads one encoder (latent variants) and, with ``prior_data``, the dataset. DVC cannot list "the
+A policy run reads one encoder (latent variants), with ``prior_data`` the dataset, and with a fitted goal space
+(``goal_space`` other than ``latent``) that encoder's goal spaces. DVC cannot list "the
 encoder this variant names" as a dependency, so this small stage writes ``inputs/<variant>.json`` with the
 content hashes of exactly those inputs, and the policy runs depend on that file: changing one encoder reruns the
 runs that use it and leaves ``state`` and the blind controls alone. The file is rewritten at every run of this
@@ -32,8 +33,11 @@ def tree_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def variant_inputs(policy: PolicyConfig, variant: str, encoders: Path, dataset: Path) -> dict[str, Any]:
-    """What the variant reads: ``{"encoder": name, "encoder_sha256": ..., "dataset_sha256": ...}`` (``None``s)."""
+def variant_inputs(
+    policy: PolicyConfig, variant: str, encoders: Path, dataset: Path, goal_spaces: Path
+) -> dict[str, Any]:
+    """What the variant reads: ``{"encoder": name, "encoder_sha256", "dataset_sha256", "goal_spaces_sha256"}``
+    (``None`` where it reads nothing of the kind)."""
     if variant not in policy.variants:
         raise ParamsError(f"unknown variant {variant!r}; defined in policy.variants: {sorted(policy.variants)}")
     v = policy.variants[variant]
@@ -41,6 +45,7 @@ def variant_inputs(policy: PolicyConfig, variant: str, encoders: Path, dataset: 
         "encoder": v.encoder if v.obs == "latent" else None,
         "encoder_sha256": None,
         "dataset_sha256": None,
+        "goal_spaces_sha256": None,
     }
     if out["encoder"]:
         path = encoders / v.encoder
@@ -49,13 +54,20 @@ def variant_inputs(policy: PolicyConfig, variant: str, encoders: Path, dataset: 
         out["encoder_sha256"] = tree_hash(path)
     if v.prior_data:
         out["dataset_sha256"] = tree_hash(dataset)
+    if v.goal_mode == "latent" and v.goal_space != "latent":
+        path = goal_spaces / v.encoder
+        if not path.is_dir():
+            raise ParamsError(f"variant {variant!r} needs the goal spaces of {v.encoder!r}: {path} does not exist")
+        out["goal_spaces_sha256"] = tree_hash(path)
     return out
 
 
-def write_inputs(policy: PolicyConfig, variant: str, encoders: Path, dataset: Path, out_dir: Path) -> Path:
+def write_inputs(
+    policy: PolicyConfig, variant: str, encoders: Path, dataset: Path, goal_spaces: Path, out_dir: Path
+) -> Path:
     """Write ``out_dir/<variant>.json`` (atomically)."""
     path = out_dir / f"{variant}.json"
-    write_json(path, variant_inputs(policy, variant, encoders, dataset))
+    write_json(path, variant_inputs(policy, variant, encoders, dataset, goal_spaces))
     return path
 
 
@@ -67,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         params = load_params(args.params)
         p = params.paths
-        path = write_inputs(params.policy, args.variant, p.encoders, p.dataset, p.inputs)
+        path = write_inputs(params.policy, args.variant, p.encoders, p.dataset, p.goal_spaces, p.inputs)
         print(f"policy inputs {args.variant}: {json.loads(path.read_text())['encoder'] or 'no encoder'} -> {path}")
 
     run_stage(body)

@@ -16,6 +16,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.collect.dataset import open_dataset
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
+from pipeline.goalspace import load_goal_space
 from pipeline.io import state_signature, write_json
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.checkpoint import (
@@ -77,7 +78,7 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
 
         train, evaluation = build_pixel_envs(params, variant, pol.n_envs, min(pol.eval_episodes, 4))
         return train, evaluation, info
-    encoder = None
+    encoder = goal_space = None
     threshold = None
     if variant.obs == "latent":
         path = params.paths.encoders / variant.encoder
@@ -91,17 +92,25 @@ def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -
         if variant.goal_mode == "latent":
             if not params.env.has_object:
                 raise RunError(f"goal_mode: latent needs a task with an object; {params.env.id} has none")
+            try:
+                spaces = params.paths.goal_spaces / variant.encoder
+                goal_space = load_goal_space(variant.goal_space, spaces, encoder.latent_dim)
+            except (FileNotFoundError, ValueError) as exc:
+                raise RunError(
+                    f"variant needs goal space {variant.goal_space!r} of {variant.encoder!r}: {exc}"
+                ) from None
             threshold = variant.latent_threshold
             if threshold == "auto":
-                threshold = calibrate_latent_threshold(params.env, encoder)
+                threshold = calibrate_latent_threshold(params.env, encoder, goal_space=goal_space)
             info["latent_threshold"] = float(threshold)
+            info["goal_space"] = variant.goal_space
     render = variant.obs in ("latent", "pixel")
     n_eval = min(pol.eval_episodes, 4)
     train = GoalObsVecEnv(
-        make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed
+        make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed, goal_space
     )
     evaluation = GoalObsVecEnv(
-        make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1
+        make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1, goal_space
     )
     return train, evaluation, info
 

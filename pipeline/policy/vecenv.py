@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 from pipeline.encoders import LoadedEncoder
 from pipeline.envs import EnvConfig, FetchPixelEnv
+from pipeline.goalspace import GoalSpace, LatentGoalSpace
 from pipeline.policy.config import VariantConfig
 
 
@@ -28,6 +29,9 @@ def latent_reward(achieved: np.ndarray, desired: np.ndarray, threshold: float) -
 
 
 VecEnvKind = Literal["auto", "dummy", "subproc"]
+ARM_BOX = np.array([[-0.15, -0.15, 0.0], [0.15, 0.15, 0.2]])
+"""goal images: the gripper is moved to the initial gripper position plus an offset drawn uniformly from this box
+(metres; low row, high row), independently of the episode, so the arm's pose in a goal image says nothing"""
 
 
 def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
@@ -93,14 +97,17 @@ class GoalObsVecEnv(VecEnvWrapper):
 
     ``state``: observation = full state vector; ``proprio``: the 10-D proprioception only; ``latent``:
     observation = stacked latents of the last ``frame_stack`` frames (+ proprio). Goals are the simulator's
-    positions (``vector``) or, in RIG's ``latent`` mode, latents of the current frame and of a goal image
-    rendered with the object at the goal; HER's ``compute_reward`` is then the thresholded latent distance.
+    positions (``vector``) or, in RIG's ``latent`` mode, the goal-space projections of the current frame's latent
+    and of a goal image's (the object at the goal, the arm at a pose drawn independently of the episode); HER's
+    ``compute_reward`` is then the thresholded distance between projections. No simulator label enters the
+    observation or the reward in latent goal mode: the desired goal position only places the block in the goal image.
 
     :param venv: vectorised :class:`FetchPixelEnv` (rendering on for latent variants)
     :param variant: the variant's params
     :param encoder: frozen encoder (latent variants)
-    :param latent_threshold: success radius in latent space (latent goal mode)
-    :param seed: seed of the prior-goal sampler
+    :param latent_threshold: success radius in the goal space (latent goal mode)
+    :param seed: seed of the prior-goal sampler and of the goal images' arm poses (reseeded by :meth:`seed`)
+    :param goal_space: where latent goals are compared (default: the whole latent)
     """
 
     def __init__(
@@ -110,11 +117,15 @@ class GoalObsVecEnv(VecEnvWrapper):
         encoder: LoadedEncoder | None = None,
         latent_threshold: float | None = None,
         seed: int = 0,
+        goal_space: GoalSpace | None = None,
     ) -> None:
         self.variant, self.encoder = variant, encoder
         self.latent = variant.obs == "latent"
         if self.latent and encoder is None:
             raise ValueError("latent variants need an encoder")
+        if variant.goal_mode == "latent" and goal_space is None:
+            goal_space = LatentGoalSpace(encoder.latent_dim)
+        self.goal_space = goal_space
         self.threshold = latent_threshold
         self.rng = np.random.default_rng(seed)
         raw = venv.observation_space
@@ -123,7 +134,7 @@ class GoalObsVecEnv(VecEnvWrapper):
             obs_dim = self.k * encoder.latent_dim + (raw["proprio"].shape[0] if variant.proprio else 0)
         else:
             obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
-        goal_dim = encoder.latent_dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
+        goal_dim = goal_space.dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
         box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
         space = spaces.Dict(
             {"observation": box(obs_dim), "achieved_goal": box(goal_dim), "desired_goal": box(goal_dim)}
@@ -145,13 +156,21 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Set the latent goal of episodes that just started in ``envs``."""
         if self.variant.goal_mode != "latent" or len(envs) == 0:
             return
+        arm = self.rng.uniform(ARM_BOX[0], ARM_BOX[1], (len(envs), 3))  # (len(envs), 3) gripper offsets
         frames = np.stack(
-            [self.venv.env_method("render_with_object_at", raw["desired_goal"][i], indices=[i])[0] for i in envs]
-        )
+            [self.venv.env_method("render_goal", raw["desired_goal"][i], arm[j], indices=[i])[0]
+             for j, i in enumerate(envs)]
+        )  # fmt: skip
         goals = self._encode(frames)  # (len(envs), L)
         prior = self.rng.random(len(envs)) < self.variant.prior_goal_fraction
         goals[prior] = self.rng.standard_normal((int(prior.sum()), goals.shape[1]))
-        self._goal[envs] = goals
+        self._goal[envs] = self.goal_space.project(goals)  # (len(envs), L) -> (len(envs), G)
+
+    def seed(self, seed: int | None = None):
+        """Seed the envs and, from the same seed, the goal images' arm poses and prior goals (fixed eval goals)."""
+        if seed is not None:
+            self.rng = np.random.default_rng([seed, 1])
+        return self.venv.seed(seed)
 
     def _assemble(
         self, stack: np.ndarray, z: np.ndarray | None, raw: dict[str, np.ndarray], goal: np.ndarray
@@ -164,7 +183,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         else:
             obs = raw["proprio" if self.variant.obs == "proprio" else "state"]
         if self.variant.goal_mode == "latent":
-            achieved, desired = z, goal
+            achieved, desired = self.goal_space.project(z), goal  # (n, L) -> (n, G); goals are stored projected
         else:
             achieved, desired = raw["achieved_goal"], raw["desired_goal"]
         return {
@@ -232,10 +251,10 @@ class GoalObsVecEnv(VecEnvWrapper):
 
 
 def calibrate_latent_threshold(
-    env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123
+    env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123, goal_space: GoalSpace | None = None
 ) -> float:
-    """Latent distance that corresponds to the task's success radius: median over random goals of
-    ``||z(goal image) - z(object moved distance_threshold away)||``."""
+    """Goal-space distance that corresponds to the task's success radius: median over random goals of
+    ``d(goal image, object moved distance_threshold away)`` (same arm pose in both; default: the whole latent)."""
     env = FetchPixelEnv(env_cfg)
     rng = np.random.default_rng(seed)
     radius = env.fetch.distance_threshold
@@ -247,5 +266,5 @@ def calibrate_latent_threshold(
         a.append(env.render_with_object_at(goal))
         b.append(env.render_with_object_at(goal + radius * np.array([np.cos(angle), np.sin(angle), 0.0])))
     env.close()
-    za, zb = encoder.encode(np.stack(a)), encoder.encode(np.stack(b))
-    return float(np.median(np.linalg.norm(za - zb, axis=1)))
+    space = goal_space or LatentGoalSpace(encoder.latent_dim)
+    return float(np.median(space.distance(encoder.encode(np.stack(a)), encoder.encode(np.stack(b)))))

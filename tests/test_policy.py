@@ -284,3 +284,26 @@ def test_finished_run_continues_from_its_checkpoint(tmp_path: Path, variant: str
             if before.ndim and len(before) == 100:  # 200 steps / 2 envs: the first 100 rows survive
                 np.testing.assert_array_equal(saved[key][:100], before, err_msg=key)
     assert [int(r["step"]) for r in read_eval(params.paths.runs / variant / "0")] == [0, 100, 200, 300]
+
+
+def test_rollout_gif_at_the_end_of_a_run_and_from_its_checkpoint(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pipeline.policy.rollout import main as rollout_main
+
+    p = policy_params(tmp_path, total_steps=200, rollout_episodes=1)
+    params = Params.model_validate(p)
+    make_encoder(params)
+    train_policy(params, "latent_rig", seed=0, progress=False)
+    gif = params.paths.runs / "latent_rig" / "0" / "rollout.gif"
+    size = params.env.image_size
+    with Image.open(gif) as im:
+        assert im.n_frames == params.env.max_episode_steps  # one episode: every frame before the last step
+        assert im.size == (2 * (2 * size + 2), 2 * size)  # camera | gap | goal, drawn twice as large
+    out = tmp_path / "again.gif"
+    rollout_main(["--variant", "latent_rig", "--seed", "0", "--episodes", "2", "--out", str(out),
+                  "--params", str(write_params(tmp_path, p))])  # fmt: skip
+    with Image.open(out) as im:
+        assert im.n_frames == 2 * params.env.max_episode_steps
+    with pytest.raises(SystemExit):
+        rollout_main(["--variant", "state", "--seed", "0", "--params", str(write_params(tmp_path, p))])  # no run yet

@@ -72,6 +72,15 @@ def save_checkpoint(model: OffPolicyAlgorithm, path: Path, extra: dict[str, Any]
     publish(tmp, path)
 
 
+def load_policy_weights(model: OffPolicyAlgorithm, path: Path) -> int:
+    """Load only the networks of a checkpoint (no optimiser, no replay): for pictures; returns its env steps."""
+    if not (path / STATE).is_file():
+        raise FileNotFoundError(f"no policy checkpoint at {path} (train the run first)")
+    weights = torch.load(path / WEIGHTS, map_location=model.device, weights_only=True)
+    model.policy.load_state_dict(weights["policy"])
+    return int(json.loads((path / STATE).read_text())["num_timesteps"])
+
+
 def load_checkpoint(
     model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:

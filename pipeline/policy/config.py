@@ -174,6 +174,9 @@ class PolicyConfig(StrictModel):
     overlap_updates: bool = True
     """with envs in worker processes (state/latent variants): run each SAC update while the workers step and
     render the next frames, the policy acting one update behind (off: SB3's strict alternation)"""
+    rollout_episodes: int = Field(2, ge=0, le=20)
+    """deterministic eval episodes drawn at the end of a run as ``runs/<variant>/<seed>/rollout.gif`` (the agent's
+    camera beside its goal; 0: none; pixel variants: none)"""
     cpu_threads: int = Field(1, ge=0, le=256)
     """torch intra-op threads (0: torch's default). 1 suits small MLPs and never oversubscribes shared cores"""
     seeds: list[int] = Field(default_factory=lambda: [0, 1])

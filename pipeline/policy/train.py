@@ -29,6 +29,7 @@ from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate, VectorInputs
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
+from pipeline.policy.rollout import rollout_gif
 from pipeline.policy.vecenv import (
     GoalObsVecEnv,
     calibrate_latent_threshold,
@@ -320,6 +321,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         callback.init_callback(model)
         callback.run_eval()
     timing = callback.timing()
+    if pol.rollout_episodes and variant.obs != "pixel":
+        rollout_gif(model, params.env, variant, eval_env, pol.rollout_episodes, run_dir / "rollout.gif")
     metrics: dict[str, Any] = {
         "final_success": callback.last["success"],
         "final_object_distance": callback.last["final_object_distance"],

@@ -144,6 +144,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
         self._goal = np.zeros((n, goal_dim), np.float32)
         self._raw: dict[str, np.ndarray] = {}
+        size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
+        self.goal_frames = np.zeros((n, *size), np.uint8)
+        """latent goal mode: the current goal image of each env"""
         self.before_wait: Callable[[], None] | None = None
         """called in :meth:`step_wait` after the actions went out, before the results are collected
         (:class:`~pipeline.policy.overlap.Overlapped` runs its update there)"""
@@ -161,6 +164,7 @@ class GoalObsVecEnv(VecEnvWrapper):
             [self.venv.env_method("render_goal", raw["desired_goal"][i], arm[j], indices=[i])[0]
              for j, i in enumerate(envs)]
         )  # fmt: skip
+        self.goal_frames[envs] = frames  # what the goal images look like (rollout pictures)
         goals = self._encode(frames)  # (len(envs), L)
         prior = self.rng.random(len(envs)) < self.variant.prior_goal_fraction
         goals[prior] = self.rng.standard_normal((int(prior.sum()), goals.shape[1]))

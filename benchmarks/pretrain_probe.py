@@ -28,6 +28,11 @@ from pipeline.params import read_yaml
 from pipeline.pretrain.train import pretrain_encoder
 
 
+def _num(v: float | None) -> float:
+    """A metric not computed (None) prints as nan."""
+    return float("nan") if v is None else v
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, required=True)
@@ -71,14 +76,14 @@ def main() -> None:
                     "cpu_threads": args.threads,
                 }
                 m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
-            fps = m.get("train_frames_per_s", float("nan"))
+            r = m.probe
             print(
-                f"{name:<11} {m.get('steps', 0):>6} {fps:>9.0f} {m['train_seconds']:>8.0f} "
-                f"{m['probe_object_mm']:>10.1f} "
-                f"{m['probe_object_median_mm']:>11.1f} {m.get('probe_object_visible_mm', float('nan')):>12.1f} "
-                f"{m['probe_gripper_mm']:>11.1f} {m['probe_object_mlp_mm']:>11.1f} "
-                f"{m.get('probe_object_visible_mlp_mm', float('nan')):>12.1f} {m['mean_object_mm']:>8.1f} "
-                f"{m['random_object_mm']:>10.1f} {m['random_object_mlp_mm']:>11.1f}",
+                f"{name:<11} {m.steps or 0:>6} {_num(m.train_frames_per_s):>9.0f} {m.train_seconds:>8.0f} "
+                f"{r.probe_object_mm:>10.1f} "
+                f"{r.probe_object_median_mm:>11.1f} {_num(r.probe_object_visible_mm):>12.1f} "
+                f"{r.probe_gripper_mm:>11.1f} {r.probe_object_mlp_mm:>11.1f} "
+                f"{_num(r.probe_object_visible_mlp_mm):>12.1f} {r.mean_object_mm:>8.1f} "
+                f"{m.random_object_mm:>10.1f} {m.random_object_mlp_mm:>11.1f}",
                 flush=True,
             )
 

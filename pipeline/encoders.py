@@ -20,7 +20,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.models import ENCODERS, build_encoder, read_safetensors
+from pipeline.pretrain.registry import ENCODERS, build_encoder
+from pipeline.pretrain.resnet import read_safetensors
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "encoder.safetensors"
@@ -47,7 +48,7 @@ def save_encoder(
     """Write ``out_dir/encoder.safetensors`` and ``out_dir/encoder.json`` (each atomically; JSON last).
 
     :param net: the encoder module (a wrapper with a ``.net`` module, e.g. a LightningModule, is unwrapped)
-    :param name: registry name (vae | spatial_ae | supervised | frozen)
+    :param name: its name in :data:`pipeline.pretrain.registry.ENCODERS`
     :param cfg_dict: the encoder's config block (dict or pydantic model)
     :param image_size: side of the square frames it was trained on
     :param camera: camera settings the frames were rendered with (JSON-serialisable)

@@ -47,23 +47,24 @@ def test_probe_report_adds_mlp_keys_and_needs_episodes() -> None:
     r = probe_report(
         *args, alpha=1.0, train_groups=groups[:800], test_visible=visible[800:], train_visible=visible[:800], mlp=True
     )
-    for key in (
-        "probe_object_mlp_mm",
-        "probe_object_mlp_median_mm",
-        "probe_gripper_mlp_mm",
-        "probe_object_visible_mlp_mm",
-        "probe_object_visible_mlp_median_mm",
+    for value in (
+        r.probe_object_mlp_mm,
+        r.probe_object_mlp_median_mm,
+        r.probe_gripper_mlp_mm,
+        r.probe_object_visible_mlp_mm,
+        r.probe_object_visible_mlp_median_mm,
     ):
-        assert 0 <= r[key] < 20, key
-    assert r["probe_object_mlp_mm"] < r["probe_object_mm"] / 3
+        assert value is not None and 0 <= value < 20
+    assert r.probe_object_mlp_mm < r.probe_object_mm / 3
     # no visible training frames: the all-frame MLP fit is scored where the object is visible
     few = probe_report(
         *args, alpha=1.0, train_groups=groups[:800], test_visible=visible[800:], train_visible=np.zeros(800), mlp=True
     )
     shared = fit_mlp_probe(lat[:800], obj[:800], lat[800:], obj[800:], groups[:800], test_subset=visible[800:] > 0)
-    assert few["probe_object_visible_mlp_mm"] == pytest.approx(shared["subset_rmse_mm"])
-    assert few["probe_object_mlp_mm"] == pytest.approx(shared["rmse_mm"])
-    assert "probe_object_mlp_mm" not in probe_report(*args, alpha=1.0)
+    assert few.probe_object_visible_mlp_mm == pytest.approx(shared["subset_rmse_mm"])
+    assert few.probe_object_mlp_mm == pytest.approx(shared["rmse_mm"])
+    ridge_only = probe_report(*args, alpha=1.0)
+    assert ridge_only.probe_object_mlp_mm is None and ridge_only.probe_gripper_mlp_mm is None
     with pytest.raises(ValueError, match="train_groups"):
         probe_report(*args, alpha=1.0, mlp=True)
     with pytest.raises(ValueError, match="shape mismatch"):

@@ -12,9 +12,20 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.pretrain.config import FrozenConfig, PretrainConfig, SpatialAEConfig, SupervisedConfig, VAEConfig
-from pipeline.pretrain.lit import LIT_MODULES, LR_SCHEDULES, build_lit_module, compute_label_stats, one_cycle
-from pipeline.pretrain.models import ENCODERS, build_encoder, weighted_recon_loss
+from pipeline.pretrain.config import (
+    ENCODER_NAMES,
+    FrozenConfig,
+    PretrainConfig,
+    SpatialAEConfig,
+    SupervisedConfig,
+    VAEConfig,
+)
+from pipeline.pretrain.lit import LR_SCHEDULES, build_lit_module, compute_label_stats, one_cycle
+from pipeline.pretrain.objectives import weighted_recon_loss
+from pipeline.pretrain.pictures import PICTURES
+from pipeline.pretrain.registry import ENCODERS, build_encoder, trainable_encoders
+
+from .toy_encoder import TOY
 
 torch.set_num_threads(1)
 SIZE = 32
@@ -144,7 +155,7 @@ class RandomFrames(Dataset):
         }
 
 
-@pytest.mark.parametrize("name", [*LIT_MODULES, "spatial_ae_gaussian"])
+@pytest.mark.parametrize("name", [*trainable_encoders(), "spatial_ae_gaussian"])
 @pytest.mark.parametrize("schedule", LR_SCHEDULES)
 def test_lightning_steps(name: str, schedule: str) -> None:
     ds = RandomFrames()
@@ -189,6 +200,23 @@ def test_one_cycle_factor() -> None:
 def test_frozen_is_not_a_lit_module() -> None:
     with pytest.raises(ValueError, match="not trainable"):
         build_lit_module("frozen", None, SIZE)
+
+
+def test_registry_and_params_blocks_agree() -> None:
+    """Every encoder ``pretrain.encoders`` may list has a registry entry with the block's config class."""
+    assert set(ENCODER_NAMES) == set(ENCODERS)
+    for name in ENCODER_NAMES:
+        assert PretrainConfig.model_fields[name].annotation is ENCODERS[name].config, name
+    assert trainable_encoders() == ("vae", "spatial_ae", "supervised")
+    assert all(set(spec.pictures) <= set(PICTURES) for spec in ENCODERS.values())
+
+
+def test_a_registered_encoder_trains_through_its_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENCODERS, "toy", TOY)
+    module = build_lit_module("toy", {"latent_dim": 4}, SIZE)
+    out = module.losses({"frames": frames(3)})
+    assert set(out) == {"loss", "norm"} and out["loss"].requires_grad and module.lr == pytest.approx(1e-3)
+    assert module.net.latent_dim == 4 and module.median is None
 
 
 def test_weighted_recon_loss() -> None:

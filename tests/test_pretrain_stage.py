@@ -74,7 +74,8 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
         "probe_gripper_mlp_mm",
         "random_object_mlp_mm",
     ):
-        assert np.isfinite(saved[key]) and saved[key] == pytest.approx(metrics[key])
+        assert np.isfinite(saved[key]) and saved[key] == pytest.approx(metrics.to_metrics()[key])
+    assert set(saved) == set(metrics.to_metrics()) and saved["encoder"] == name
     assert 0 < saved["visible_share"] <= 1 and "probe_object_visible_mm" in saved  # the dataset labels visibility
     if name in ("vae", "spatial_ae"):
         assert (out / "reconstructions.png").stat().st_size > 1000
@@ -91,7 +92,7 @@ def test_supervised_beats_mean_predictor_with_more_training(tmp_path: Path, tiny
         stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100, lr_schedule="constant")
     )
     m = pretrain_encoder(params, "supervised", progress=False)
-    assert m["probe_gripper_mm"] < 0.8 * m["mean_gripper_mm"]
+    assert m.probe.probe_gripper_mm < 0.8 * m.probe.mean_gripper_mm
 
 
 def test_resume_after_interruption(tmp_path: Path, tiny_dataset: Path) -> None:
@@ -144,7 +145,7 @@ def test_bad_weights_files_are_clear_errors(tmp_path: Path, tiny_dataset: Path, 
     net = build_encoder("frozen", {"init": "random", "resize_to": 32}, 32)
     save_file({f"module.convnet.{k}": v.contiguous() for k, v in net.state_dict().items()}, str(good))
     p = stage_params(tmp_path, tiny_dataset, frozen={"init": "file", "weights": str(good), "resize_to": 32})
-    assert np.isfinite(pretrain_encoder(Params.model_validate(p), "frozen", progress=False)["probe_object_mm"])
+    assert np.isfinite(pretrain_encoder(Params.model_validate(p), "frozen", progress=False).probe.probe_object_mm)
     # wrong keys: named in the error, exit code 2
     bad = tmp_path / "bad.safetensors"
     save_file({"conv1.weight": torch.zeros(64, 3, 7, 7), "head.weight": torch.zeros(2, 2)}, str(bad))

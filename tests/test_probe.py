@@ -20,10 +20,10 @@ def test_exact_latents_give_zero_error() -> None:
     proj = rng.normal(size=(6, 12))
     lat = np.concatenate([obj, grip], axis=1) @ proj + 3.0  # (N, 6) @ (6, 12) -> (N, 12)
     r = probe_report(lat[:500], obj[:500], grip[:500], lat[500:], obj[500:], grip[500:], alpha=1e-8)
-    assert r["probe_object_mm"] < 1e-3 and r["probe_gripper_mm"] < 1e-3
-    assert r["probe_object_r2"] > 0.999999 and r["probe_gripper_r2"] > 0.999999
-    assert r["mean_object_mm"] > 50 and r["mean_gripper_mm"] > 50
-    assert abs(r["mean_object_r2"]) < 0.05
+    assert r.probe_object_mm < 1e-3 and r.probe_gripper_mm < 1e-3
+    assert r.probe_object_r2 > 0.999999 and r.probe_gripper_r2 > 0.999999
+    assert r.mean_object_mm > 50 and r.mean_gripper_mm > 50
+    assert abs(r.mean_object_r2) < 0.05
 
 
 def test_noise_latents_match_mean_predictor() -> None:
@@ -32,8 +32,8 @@ def test_noise_latents_match_mean_predictor() -> None:
     lat = rng.normal(size=(3000, 16))
     r = probe_report(lat[:2500], obj[:2500], grip[:2500], lat[2500:], obj[2500:], grip[2500:], alpha=1.0)
     for body in ("object", "gripper"):
-        assert r[f"probe_{body}_mm"] == pytest.approx(r[f"mean_{body}_mm"], rel=0.05)
-        assert r[f"probe_{body}_r2"] < 0.02
+        assert getattr(r, f"probe_{body}_mm") == pytest.approx(getattr(r, f"mean_{body}_mm"), rel=0.05)
+        assert getattr(r, f"probe_{body}_r2") < 0.02
 
 
 def test_rmse_definition_and_errors() -> None:
@@ -67,10 +67,10 @@ def test_auto_alpha_beats_a_tiny_fixed_one_when_latents_overfit() -> None:
     lat = np.concatenate([signal, rng.normal(size=(700, 150))], axis=1)  # (N, 152)
     groups = np.repeat(np.arange(40), 5)
     args = (lat[:200], obj[:200], grip[:200], lat[200:], obj[200:], grip[200:])
-    tiny = probe_report(*args, alpha=1e-3)["probe_object_mm"]
+    tiny = probe_report(*args, alpha=1e-3).probe_object_mm
     auto = probe_report(*args, alpha=None, train_groups=groups)
-    assert auto["probe_object_mm"] < 0.9 * tiny and auto["probe_object_alpha"] >= 1.0
-    assert auto["probe_object_mm"] < auto["mean_object_mm"]
+    assert auto.probe_object_mm < 0.9 * tiny and auto.probe_object_alpha >= 1.0
+    assert auto.probe_object_mm < auto.mean_object_mm
     with pytest.raises(ValueError, match="train_groups"):
         probe_report(*args, alpha=None)
 
@@ -94,12 +94,13 @@ def test_visible_frames_are_scored_apart() -> None:
         alpha=1e-8,
         test_visible=visible[1500:],
     )
-    assert r["probe_object_visible_mm"] < 1e-3 and r["probe_object_visible_median_mm"] < 1e-3
-    assert r["probe_object_mm"] > 30  # the hidden frames carry all the error
-    assert r["visible_share"] == pytest.approx((visible[1500:] >= VISIBLE_MIN).mean())
-    assert "probe_object_visible_mm" not in probe_report(
+    assert r.probe_object_visible_mm < 1e-3 and r.probe_object_visible_median_mm < 1e-3
+    assert r.probe_object_mm > 30  # the hidden frames carry all the error
+    assert r.visible_share == pytest.approx((visible[1500:] >= VISIBLE_MIN).mean())
+    unlabelled = probe_report(
         lat[:1500], obj[:1500], grip[:1500], lat[1500:], obj[1500:], grip[1500:], test_visible=np.full(500, np.nan)
     )
+    assert unlabelled.probe_object_visible_mm is None and unlabelled.visible_share is None
 
 
 def test_visible_probe_is_fit_on_visible_training_frames() -> None:
@@ -116,14 +117,14 @@ def test_visible_probe_is_fit_on_visible_training_frames() -> None:
     fit_seen = probe_report(
         *args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=visible[:2000]
     )
-    assert fit_all["probe_object_visible_mm"] > 10  # the outliers bias the shared fit
-    assert fit_seen["probe_object_visible_mm"] < 1  # the visible fit recovers the exact map
-    assert fit_seen["probe_object_mm"] == fit_all["probe_object_mm"]  # the all-frame probe is unchanged
+    assert fit_all.probe_object_visible_mm > 10  # the outliers bias the shared fit
+    assert fit_seen.probe_object_visible_mm < 1  # the visible fit recovers the exact map
+    assert fit_seen.probe_object_mm == fit_all.probe_object_mm  # the all-frame probe is unchanged
     # too few visible training frames: falls back to the fit on all of them
     few = probe_report(
         *args, alpha=None, train_groups=groups, test_visible=visible[2000:], train_visible=np.zeros(2000)
     )
-    assert few["probe_object_visible_mm"] == pytest.approx(fit_all["probe_object_visible_mm"])
+    assert few.probe_object_visible_mm == pytest.approx(fit_all.probe_object_visible_mm)
     with pytest.raises(ValueError, match="train_visible"):
         probe_report(*args, alpha=1.0, test_visible=visible[2000:], train_visible=visible[:1000])
 
@@ -140,4 +141,4 @@ def test_held_out_latents_outside_the_training_range_are_not_extrapolated() -> N
         grip + rng.normal(scale=0.002, size=grip.shape),
     )
     r = probe_report(lat[:500], noisy_obj[:500], noisy_grip[:500], lat[500:], obj[500:], grip[500:], alpha=1e-6)
-    assert r["probe_object_mm"] < 5 and r["probe_gripper_mm"] < 5  # label noise gives the still dim a small weight
+    assert r.probe_object_mm < 5 and r.probe_gripper_mm < 5  # label noise gives the still dim a small weight

@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.report.__main__ import main as report_main
-from pipeline.report.aggregate import VariantSummary
+from pipeline.report.aggregate import VariantSummary, load_encoders
 from pipeline.report.render import POLICY_KEYS, curve_label, draw_curves
 from pipeline.report.stats import (
     MIN_SEEDS_FOR_CI,
@@ -178,3 +179,46 @@ def test_experience_column_names_demonstrations() -> None:
     )
     v.metrics = [{"warmup": "random", "warmup_steps": 1000}]
     assert v.row()["experience"] == "random warm-up"
+
+
+STAGE_METRICS = {  # a metrics.json as the pretrain stage writes it (trainable encoder, visibility labels, MLP probe)
+    "encoder": "spatial_ae",
+    "latent_dim": 32,
+    "train_seconds": 81.5,
+    "val_loss": 0.0123,
+    "epochs": 3,
+    "steps": 600,
+    "train_frames_per_s": 410.2,
+    **{f"probe_{b}_{k}": v for b in ("object", "gripper") for k, v in (("mm", 26.4), ("median_mm", 9.1), ("r2", 0.9))},
+    **{f"probe_{b}_alpha": 10.0 for b in ("object", "gripper", "object_visible")},
+    **{f"mean_{b}_{k}": v for b in ("object", "gripper") for k, v in (("mm", 120.0), ("r2", -0.001))},
+    **{f"probe_{b}_mlp_{k}": 20.0 for b in ("object", "gripper", "object_visible") for k in ("mm", "median_mm")},
+    "visible_share": 0.8,
+    "probe_object_visible_mm": 8.4,
+    "probe_object_visible_median_mm": 7.0,
+    "random_object_mm": 140.0,
+    "random_gripper_mm": 90.0,
+    "random_object_mlp_mm": 100.0,
+}
+
+
+def test_encoder_metrics_round_trip_the_stage_file() -> None:
+    m = EncoderMetrics.from_metrics(STAGE_METRICS)
+    assert m.to_metrics() == STAGE_METRICS  # every key the stage writes is a field, nothing added
+    assert m.probe.probe_object_visible_mlp_median_mm == 20.0 and m.steps == 600 and m.random_object_mm == 140.0
+
+
+def test_older_metrics_files_stay_readable(tmp_path: Path) -> None:
+    """The first pretrain stage wrote no medians, penalties, visible or MLP probes; a frozen encoder no stats."""
+    old = {k: v for k, v in STAGE_METRICS.items() if k.endswith(("_mm", "_r2")) and "median" not in k}
+    old = {k: v for k, v in old.items() if "mlp" not in k and "visible" not in k}
+    old.update(encoder="frozen", latent_dim=512, train_seconds=2.0)
+    (tmp_path / "frozen").mkdir()
+    (tmp_path / "frozen" / "metrics.json").write_text(json.dumps(old))
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "metrics.json").write_text(json.dumps({"probe_object_mm": 1.5}))
+    bare, frozen = load_encoders(tmp_path)
+    assert frozen.to_metrics() == old and frozen.steps is None and frozen.probe.probe_object_visible_mm is None
+    assert bare.encoder == "bare" and bare.probe == ProbeReport(probe_object_mm=1.5)  # named after its folder
+    with pytest.raises(ValueError, match="encoder"):
+        EncoderMetrics.from_metrics({"probe_object_mm": 1.5})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
 from pipeline.params import load_params
+from pipeline.pretrain.config import ENCODER_NAMES
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = base_parser(__doc__)
-    parser.add_argument("--encoder", required=True, help="vae | spatial_ae | supervised | frozen")
+    parser.add_argument("--encoder", required=True, help=" | ".join(ENCODER_NAMES))
     args = parser.parse_args(argv)
     from pipeline.pretrain.train import PretrainError, pretrain_encoder
 

@@ -1,15 +1,16 @@
-"""Typed ``pretrain`` section of ``params.yaml``: one block per encoder family plus shared training knobs."""
+"""Typed ``pretrain`` section of ``params.yaml``: one block per encoder family plus shared training knobs.
+
+Which encoders exist, and what they are built and trained with, is :mod:`pipeline.pretrain.registry`; this module
+stays free of torch (every stage validates ``params.yaml``), and a test keeps its blocks and the registry in step.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.params import StrictModel
-
-ENCODER_NAMES: tuple[str, ...] = ("vae", "spatial_ae", "supervised", "frozen")
-TRAINABLE_ENCODERS: tuple[str, ...] = ("vae", "spatial_ae", "supervised")
 
 Channels = tuple[int, ...]
 
@@ -136,19 +137,11 @@ class FrozenConfig(StrictModel):
         return self
 
 
-ENCODER_CONFIGS: dict[str, type[StrictModel]] = {
-    "vae": VAEConfig,
-    "spatial_ae": SpatialAEConfig,
-    "supervised": SupervisedConfig,
-    "frozen": FrozenConfig,
-}
-
-
 class PretrainConfig(StrictModel):
     """Stage 2: which encoders to pretrain, shared training knobs, and one block per encoder."""
 
     encoders: list[str] = Field(
-        ["vae", "spatial_ae", "supervised"], description=f"Encoders to build, any of {list(ENCODER_NAMES)}."
+        ["vae", "spatial_ae", "supervised"], description="Encoders to build: names of the encoder blocks below."
     )
     max_epochs: int = Field(30, ge=1, le=100_000, description="Epoch budget per trainable encoder.")
     max_steps: int | None = Field(
@@ -206,24 +199,9 @@ class PretrainConfig(StrictModel):
         return v
 
 
-def encoder_section(name: str, cfg: Any) -> StrictModel:
-    """Resolve the config block of encoder ``name``.
-
-    :param name: registry name (vae | spatial_ae | supervised | frozen)
-    :param cfg: that block (model or plain dict), or a whole :class:`PretrainConfig`
-    :return: the validated block
-    """
-    if name not in ENCODER_CONFIGS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {list(ENCODER_NAMES)}")
-    section_cls = ENCODER_CONFIGS[name]
-    if isinstance(cfg, PretrainConfig):
-        return getattr(cfg, name)
-    if cfg is None:
-        return section_cls()
-    if isinstance(cfg, dict):
-        return section_cls.model_validate(cfg)
-    if not isinstance(cfg, section_cls):
-        raise TypeError(
-            f"config for {name!r} must be {section_cls.__name__}, a dict or PretrainConfig (got {type(cfg).__name__})"
-        )
-    return cfg
+ENCODER_NAMES: tuple[str, ...] = tuple(
+    name
+    for name, f in PretrainConfig.model_fields.items()
+    if isinstance(f.annotation, type) and issubclass(f.annotation, StrictModel)
+)
+"""Encoders with a block here, i.e. those ``pretrain.encoders`` may list (each a registry entry; a test checks)."""

@@ -1,4 +1,5 @@
-"""Lightning wrappers (one per trainable encoder family) around the plain modules of :mod:`models`.
+"""The Lightning wrapper that trains any registered encoder: its :class:`~pipeline.pretrain.registry.Objective`
+on batches of the frame data module, Adam at the block's ``lr``, an optional one-cycle schedule.
 
 Batches are dicts: ``frames`` uint8 ``(B, H, W, 3)``, ``object_pos`` / ``gripper_pos`` float32 ``(B, 3)``;
 the spatial autoencoder also reads ``next_frames`` uint8 ``(B, H, W, 3)`` and an optional ``has_next``
@@ -14,22 +15,10 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.config import (
-    SpatialAEConfig,
-    SupervisedConfig,
-    VAEConfig,
-    encoder_section,
-)
-from pipeline.pretrain.models import (
-    ConvVAE,
-    KeypointRegressor,
-    SpatialAutoencoder,
-    to_gray,
-    weighted_recon_loss,
-)
+from pipeline.pretrain.registry import Objective, build_encoder, encoder_section, encoder_spec, trainable_encoders
 
 
 def median_to_tensor(median_frame: np.ndarray | torch.Tensor | None, image_size: int) -> torch.Tensor | None:
@@ -61,21 +50,35 @@ def one_cycle(step: int, total: int, warmup: float = 0.3, start: float = 0.04, e
     return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
-def _targets(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    return torch.cat([batch["object_pos"], batch["gripper_pos"]], dim=-1).float()  # (B, 3) + (B, 3) -> (B, 6)
-
-
 class EncoderLit(pl.LightningModule):
-    """Shared train/val plumbing: subclasses implement :meth:`losses` returning a dict with ``loss``."""
+    """Trains ``net`` on its objective; logs every named loss per stage (``train/...``, ``val/...``) and ``val_loss``.
 
-    def __init__(self, lr: float, schedule: str = "constant") -> None:
+    :param net: the plain encoder module (a registered model)
+    :param cfg: its config block (needs ``lr``)
+    :param objective: its loss and prepare hook
+    :param median: the dataset's median frame, float ``(1, 3, H, W)`` in [0, 1] (None disables foreground weighting)
+    :param label_stats: ``{"mean": (6,), "std": (6,)}`` of [object_pos, gripper_pos], for objectives that use them
+    :param schedule: learning-rate schedule, one of :data:`LR_SCHEDULES`
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        cfg: Any,
+        objective: Objective,
+        median: torch.Tensor | None = None,
+        label_stats: Mapping[str, Any] | None = None,
+        schedule: str = "constant",
+    ) -> None:
         super().__init__()
         if schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr schedule {schedule!r}; choose from {list(LR_SCHEDULES)}")
-        self.lr, self.schedule = lr, schedule
+        self.lr, self.schedule, self.cfg, self.objective = cfg.lr, schedule, cfg, objective
+        self.net = net
+        self.register_buffer("median", objective.prepare(net, cfg, median, label_stats), persistent=False)
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        return self.objective.loss(self.net, self.cfg, batch, self.median)
 
     def _step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self.losses(batch)
@@ -103,102 +106,6 @@ class EncoderLit(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-class VAELit(EncoderLit):
-    """beta-VAE: ``loss = recon + beta * KL``, recon = foreground-weighted SSE per image (mean over batch)."""
-
-    def __init__(
-        self,
-        cfg: VAEConfig,
-        image_size: int,
-        median_frame: np.ndarray | None = None,
-        label_stats: Any = None,
-        schedule: str = "constant",
-    ) -> None:
-        super().__init__(cfg.lr, schedule)
-        self.cfg = cfg
-        self.net = ConvVAE(cfg, image_size)
-        self.register_buffer("median", median_to_tensor(median_frame, image_size), persistent=False)
-
-    def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = frames_to_tensor(batch["frames"])  # (B, 3, H, W)
-        recon, mu, logvar = self.net(x)
-        per_image = float(x[0].numel())  # mean-scale loss -> per-image sum of squared errors
-        rec = weighted_recon_loss(recon, x, self.median, self.cfg.fg_weight) * per_image
-        kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=-1)).mean()  # (B, D) -> (B,) -> ()
-        return {"loss": rec + self.cfg.beta * kl, "recon": rec, "kl": kl, "mse": F.mse_loss(recon, x)}
-
-
-class SpatialAELit(EncoderLit):
-    """Spatial autoencoder: weighted grayscale SSE + ``slowness_weight * ||kp(t+1) - kp(t)||^2``."""
-
-    def __init__(
-        self,
-        cfg: SpatialAEConfig,
-        image_size: int,
-        median_frame: np.ndarray | None = None,
-        label_stats: Any = None,
-        schedule: str = "constant",
-    ) -> None:
-        super().__init__(cfg.lr, schedule)
-        self.cfg = cfg
-        self.net = SpatialAutoencoder(cfg, image_size)
-        median = median_to_tensor(median_frame, image_size)
-        median = None if median is None else to_gray(median, cfg.recon_size)  # (1, 3, H, W) -> (1, 1, r, r)
-        self.register_buffer("median", median, persistent=False)
-        if median is not None and hasattr(
-            self.net.decoder, "background"
-        ):  # gaussian decoder paints over the median frame
-            self.net.decoder.background.copy_(median)
-
-    def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = frames_to_tensor(batch["frames"])
-        target = self.net.target(x)  # (B, 1, r, r)
-        recon, coords = self.net(x)
-        rec = weighted_recon_loss(recon, target, self.median, self.cfg.fg_weight) * float(target[0].numel())
-        out = {"recon": rec, "mse": F.mse_loss(recon, target)}
-        loss = rec
-        if "next_frames" in batch and self.cfg.slowness_weight > 0:
-            coords_next = self.net.encode(frames_to_tensor(batch["next_frames"]))  # (B, 2K)
-            disp = (coords_next - coords).pow(2).sum(dim=-1)  # (B, 2K) -> (B,)
-            mask = batch["has_next"].to(disp.dtype) if "has_next" in batch else torch.ones_like(disp)
-            slow = (disp * mask).sum() / mask.sum().clamp(min=1.0)
-            out["slowness"] = slow
-            loss = loss + self.cfg.slowness_weight * slow
-        out["loss"] = loss
-        return out
-
-
-class SupervisedLit(EncoderLit):
-    """Keypoint regressor: MSE on standardised targets; also logs Euclidean RMSE in mm per body."""
-
-    def __init__(
-        self,
-        cfg: SupervisedConfig,
-        image_size: int,
-        median_frame: np.ndarray | None = None,
-        label_stats: Any = None,
-        schedule: str = "constant",
-    ) -> None:
-        super().__init__(cfg.lr, schedule)
-        self.cfg = cfg
-        self.net = KeypointRegressor(cfg, image_size)
-        if label_stats is not None:
-            self.net.set_label_stats(label_stats["mean"], label_stats["std"])
-
-    def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        y = _targets(batch)  # (B, 6) metres
-        pred_std, _ = self.net(frames_to_tensor(batch["frames"]))
-        loss = F.mse_loss(pred_std, self.net.standardise(y))
-        err = (pred_std.detach() * self.net.label_std + self.net.label_mean - y).reshape(
-            -1, 2, 3
-        )  # (B, 6) -> (B, 2, 3)
-        rmse_mm = err.pow(2).sum(dim=-1).mean(dim=0).sqrt() * 1000.0  # (B, 2, 3) -> (B, 2) -> (2,)
-        return {"loss": loss, "object_mm": rmse_mm[0], "gripper_mm": rmse_mm[1]}
-
-
-LIT_MODULES: dict[str, type[EncoderLit]] = {"vae": VAELit, "spatial_ae": SpatialAELit, "supervised": SupervisedLit}
-
-
 def build_lit_module(
     name: str,
     cfg: Any,
@@ -211,10 +118,15 @@ def build_lit_module(
 
     :param cfg: its config block (model or dict) or a whole ``PretrainConfig``
     :param median_frame: per-pixel median frame uint8 ``(H, W, 3)`` for foreground weighting (None disables)
-    :param label_stats: ``{"mean": (6,), "std": (6,)}`` of [object_pos, gripper_pos] (supervised only)
+    :param label_stats: ``{"mean": (6,), "std": (6,)}`` of [object_pos, gripper_pos] (for objectives that use them)
     :param schedule: learning-rate schedule, one of :data:`LR_SCHEDULES`
     """
-    if name not in LIT_MODULES:
-        hint = " (frozen is not trainable; use models.build_encoder)" if name == "frozen" else ""
-        raise ValueError(f"no trainable encoder {name!r}{hint}; choose from {list(LIT_MODULES)}")
-    return LIT_MODULES[name](encoder_section(name, cfg), image_size, median_frame, label_stats, schedule)
+    spec = encoder_spec(name)
+    if spec.objective is None:
+        raise ValueError(
+            f"encoder {name!r} is not trainable (build it with registry.build_encoder); "
+            f"trainable: {list(trainable_encoders())}"
+        )
+    section = encoder_section(name, cfg)
+    net = build_encoder(name, section, image_size)
+    return EncoderLit(net, section, spec.objective, median_to_tensor(median_frame, image_size), label_stats, schedule)

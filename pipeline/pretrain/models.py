@@ -1,4 +1,5 @@
-"""Image encoders of Stage 2 as plain ``nn.Module``s (no Lightning here).
+"""Image encoders of Stage 2 as plain ``nn.Module``s (no Lightning here); :mod:`registry` lists them and
+:mod:`objectives` holds their training losses.
 
 Every encoder has ``latent_dim`` and ``encode(x) -> (B, latent_dim)`` for float frames ``(B, 3, H, W)``
 in [0, 1] (uint8 ``(B, H, W, 3)`` is accepted too, via :func:`frames_to_tensor`). Square images of
@@ -19,38 +20,10 @@ from pipeline.nets import (
     conv_out_hw,
     frames_to_tensor,
 )
-from pipeline.pretrain.config import (
-    SpatialAEConfig,
-    SupervisedConfig,
-    VAEConfig,
-    encoder_section,
-)
+from pipeline.pretrain.config import SpatialAEConfig, SupervisedConfig, VAEConfig
 from pipeline.pretrain.resnet import FrozenResNet18, read_safetensors  # noqa: F401  (re-exported)
 
-FG_THRESHOLD = 0.1  # |frame - median| above this (in [0, 1] units, max over channels) counts as foreground
 NUM_TARGETS = 6  # object_pos xyz + gripper_pos xyz
-
-
-def weighted_recon_loss(
-    recon: torch.Tensor, target: torch.Tensor, median_frame: torch.Tensor | None, fg_weight: float
-) -> torch.Tensor:
-    """Foreground-weighted mean squared error.
-
-    Pixel weight ``w = 1 + fg_weight * [max_c |target - median| > FG_THRESHOLD]``; the loss is
-    ``sum(w * err^2) / sum(w)``, so it stays on the MSE scale and ``fg_weight=0`` is exactly MSE.
-
-    :param recon: reconstruction ``(B, C, H, W)``
-    :param target: target ``(B, C, H, W)``
-    :param median_frame: per-pixel median of the dataset, ``(C, H, W)`` or ``(1, C, H, W)``; None disables weighting
-    :param fg_weight: foreground emphasis (>= 0)
-    """
-    sq = (recon - target).pow(2)  # (B, C, H, W)
-    if median_frame is None or fg_weight == 0:
-        return sq.mean()
-    diff = (target - median_frame.reshape(1, *target.shape[1:])).abs()  # (C, H, W) -> (1, C, H, W); diff (B, C, H, W)
-    fg = (diff.amax(dim=1, keepdim=True) > FG_THRESHOLD).to(sq.dtype)  # (B, 1, H, W)
-    w = (1.0 + fg_weight * fg).expand_as(sq)  # (B, 1, H, W) -> (B, C, H, W)
-    return (w * sq).sum() / w.sum()
 
 
 def to_gray(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -115,6 +88,11 @@ class ConvVAE(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean ``(B, latent_dim)``."""
         return self.posterior(x)[0]
+
+    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(target, reconstruction)``, each ``(B, 3, H, W)``: the frame and the decoded posterior mean."""
+        x = frames_to_tensor(x)
+        return x, self.decode(self.encode(x))
 
 
 class KeypointTrunk(nn.Module):
@@ -241,6 +219,10 @@ class SpatialAutoencoder(nn.Module):
         """Keypoints ``(B, K, 2)`` for drawing."""
         return self.trunk.keypoints(x)
 
+    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(target, reconstruction)``, each ``(B, 1, r, r)`` grayscale."""
+        return self.target(x), self.forward(x)[0]
+
 
 class KeypointRegressor(nn.Module):
     """Supervised keypoint net: trunk -> MLP regressing standardised (object_pos, gripper_pos).
@@ -284,23 +266,13 @@ class KeypointRegressor(nn.Module):
         pred, coords = self.forward(x)
         return torch.cat([coords, pred], dim=-1)
 
-
-ENCODERS: dict[str, type[nn.Module]] = {
-    "vae": ConvVAE,
-    "spatial_ae": SpatialAutoencoder,
-    "supervised": KeypointRegressor,
-    "frozen": FrozenResNet18,
-}
+    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoints ``(B, K, 2)`` for drawing."""
+        return self.trunk.keypoints(x)
 
 
 def build_encoder(name: str, cfg: Any, image_size: int, load_weights: bool = True) -> nn.Module:
-    """Build encoder ``name`` from its config block (model, dict or whole ``PretrainConfig``).
+    """Build encoder ``name``: :func:`pipeline.pretrain.registry.build_encoder`, kept here for its callers."""
+    from pipeline.pretrain.registry import build_encoder as build  # here, not at the top: the registry imports us
 
-    :param load_weights: for ``frozen`` with ``init='file'``, read the external weights file
-    """
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {list(ENCODERS)}")
-    section = encoder_section(name, cfg)
-    if name == "frozen":
-        return FrozenResNet18(section, image_size, load_weights=load_weights)
-    return ENCODERS[name](section, image_size)
+    return build(name, cfg, image_size, load_weights)

@@ -1,7 +1,11 @@
-"""Pictures people would rather look at than read: reconstructions beside originals, keypoints on frames."""
+"""Pictures people would rather look at than read: reconstructions beside originals, keypoints on frames.
+
+Which pictures an encoder gets is its registry entry's ``pictures``; each picture asks one method of the net.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +17,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pipeline.nets import frames_to_tensor  # noqa: E402
+from pipeline.pretrain.registry import encoder_spec  # noqa: E402
 
 
 def _to_hwc(x: torch.Tensor) -> np.ndarray:
@@ -24,16 +29,11 @@ def _to_hwc(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def reconstructions(net: nn.Module, frames: np.ndarray, path: Path) -> Path | None:
-    """Originals (top row) and reconstructions (bottom row) of a VAE or spatial autoencoder."""
+def reconstructions(net: nn.Module, frames: np.ndarray, path: Path) -> Path:
+    """Originals (top row) and reconstructions (bottom row), from ``net.reconstruct(x) -> (target, recon)``."""
     x = frames_to_tensor(torch.from_numpy(frames))
     net.eval()
-    if hasattr(net, "decode"):  # VAE: decode the posterior mean
-        recon, target = net.decode(net.encode(x)), x
-    elif hasattr(net, "decoder") and hasattr(net, "target"):  # spatial AE: grayscale, downsampled
-        recon, target = net(x)[0], net.target(x)
-    else:
-        return None
+    target, recon = net.reconstruct(x)
     top, bottom = _to_hwc(target), _to_hwc(recon)
     n = len(frames)
     fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.0), dpi=100)
@@ -50,13 +50,10 @@ def reconstructions(net: nn.Module, frames: np.ndarray, path: Path) -> Path | No
 
 
 @torch.no_grad()
-def keypoints(net: nn.Module, frames: np.ndarray, path: Path, object_px: np.ndarray | None = None) -> Path | None:
-    """Keypoints (coloured dots) drawn on frames of a spatial-softmax encoder."""
-    trunk = getattr(net, "trunk", None)
-    if trunk is None or not hasattr(trunk, "keypoints"):
-        return None
+def keypoints(net: nn.Module, frames: np.ndarray, path: Path, object_px: np.ndarray | None = None) -> Path:
+    """Keypoints (coloured dots) drawn on frames, from ``net.keypoints(x) -> (B, K, 2)`` in [-1, 1]."""
     net.eval()
-    kp = trunk.keypoints(torch.from_numpy(frames)).cpu().numpy()  # (B, K, 2) in [-1, 1]
+    kp = net.keypoints(torch.from_numpy(frames)).cpu().numpy()  # (B, K, 2) in [-1, 1]
     size = frames.shape[1]
     px = (kp + 1) / 2 * (size - 1)  # [-1, 1] -> pixel coordinates
     colours = plt.cm.hsv(np.linspace(0, 1, kp.shape[1], endpoint=False))
@@ -71,3 +68,15 @@ def keypoints(net: nn.Module, frames: np.ndarray, path: Path, object_px: np.ndar
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+PICTURES: dict[str, Callable[[nn.Module, np.ndarray, Path], Path]] = {
+    "reconstructions": reconstructions,
+    "keypoints": keypoints,
+}
+"""Picture name -> drawing function; a registry entry's ``pictures`` names some of these."""
+
+
+def draw_pictures(name: str, net: nn.Module, frames: np.ndarray, out_dir: Path) -> list[Path]:
+    """Every picture encoder ``name`` declares in the registry, drawn on ``frames`` as ``out_dir/<picture>.png``."""
+    return [PICTURES[kind](net, frames, out_dir / f"{kind}.png") for kind in encoder_spec(name).pictures]

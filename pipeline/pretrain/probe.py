@@ -16,12 +16,15 @@ The ridge penalty is either fixed or chosen by cross-validation *within the trai
 512-D frozen ResNet, many idle keypoints) and over-shrinks narrow exact ones, and the held-out episodes
 must not choose it.
 
-``probe_report(..., mlp=True)`` adds the nonlinear probe of :mod:`pipeline.pretrain.mlp_probe` beside each fit.
+``probe_report`` returns a :class:`~pipeline.pretrain.metrics.ProbeReport`; with ``mlp=True`` it adds the nonlinear
+probe of :mod:`pipeline.pretrain.mlp_probe` beside each fit.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from pipeline.pretrain.metrics import ProbeReport
 
 
 def as_2d(a: np.ndarray, name: str) -> np.ndarray:
@@ -171,6 +174,22 @@ def _visible_mask(share: np.ndarray | None) -> np.ndarray | None:
     return np.nan_to_num(np.asarray(share, dtype=np.float64), nan=0.0) >= VISIBLE_MIN
 
 
+def _body_fields(body: str, alpha: float, ridge: dict[str, float], mlp: dict[str, float] | None) -> dict[str, float]:
+    """The :class:`ProbeReport` fields of one body's all-frame fits, e.g. ``probe_object_mm``, ``mean_object_r2``."""
+    prefix = f"probe_{body}"
+    out = {
+        f"{prefix}_alpha": alpha,
+        f"{prefix}_mm": ridge["rmse_mm"],
+        f"{prefix}_r2": ridge["r2"],
+        f"{prefix}_median_mm": ridge["median_mm"],
+        f"mean_{body}_mm": ridge["mean_rmse_mm"],
+        f"mean_{body}_r2": ridge["mean_r2"],
+    }
+    if mlp is not None:
+        out[f"{prefix}_mlp_mm"], out[f"{prefix}_mlp_median_mm"] = mlp["rmse_mm"], mlp["median_mm"]
+    return out
+
+
 def probe_report(
     train_latents: np.ndarray,
     train_object: np.ndarray,
@@ -183,7 +202,7 @@ def probe_report(
     test_visible: np.ndarray | None = None,
     train_visible: np.ndarray | None = None,
     mlp: bool = False,
-) -> dict[str, float]:
+) -> ProbeReport:
     """Probe object and gripper positions (``(N, 3)`` metres each) from the same latents.
 
     :param alpha: ridge penalty; None chooses it per body with :func:`select_alpha` over ``train_groups``
@@ -194,13 +213,12 @@ def probe_report(
     :param train_visible: ``(N,)`` the same for the training samples; with ``test_visible``, the visible-frame
         object probe is its own fit on the visible training samples (penalty ``probe_object_visible_alpha``);
         without it (or with too few visible training samples), the probe fit on all training samples is scored there
-    :return: ``probe_object_mm``, ``probe_gripper_mm`` (RMSE), ``probe_object_median_mm``,
-        ``probe_gripper_median_mm``, ``probe_object_r2``, ``probe_gripper_r2`` and the
-        mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``,
-        and the penalties used, ``probe_object_alpha``, ``probe_gripper_alpha`` (``probe_object_visible_alpha``)
-    :param mlp: also fit the nonlinear probe of :mod:`mlp_probe` (needs ``train_groups``): the same keys with
+    :param mlp: also fit the nonlinear probe of :mod:`mlp_probe` (needs ``train_groups``): the same fields with
         ``mlp`` after the body, e.g. ``probe_object_mlp_mm``, ``probe_object_mlp_median_mm``,
         ``probe_object_visible_mlp_mm``
+    :return: the ridge probes' ``probe_object_mm``, ``probe_gripper_mm`` (RMSE), medians, R² and penalties, and the
+        mean-predictor baselines ``mean_object_mm``, ``mean_gripper_mm``, ``mean_object_r2``, ``mean_gripper_r2``;
+        fields not computed are None
     """
     if (alpha is None or mlp) and train_groups is None:
         raise ValueError("alpha=None (cross-validated) and mlp=True need train_groups (episode id per training sample)")
@@ -213,40 +231,32 @@ def probe_report(
     if fit_on is not None and fit_on.shape != (len(x),):
         raise ValueError(f"train_visible must have shape ({len(x)},); got {fit_on.shape}")
     report: dict[str, float] = {}
-    fits: dict[str, tuple[dict[str, float], dict[str, float] | None]] = {}  # body -> all-frame (ridge, mlp) scores
+    fits: dict[
+        str, tuple[float, dict[str, float], dict[str, float] | None]
+    ] = {}  # body -> all-frame (alpha, ridge, mlp)
     for body, y_train, y_test in (("object", train_object, test_object), ("gripper", train_gripper, test_gripper)):
         subset = seen if body == "object" else None
         a = alpha if alpha is not None else select_alpha(x, as_2d(y_train, "train_targets"), groups)
         r = fit_probe(x, y_train, xt, y_test, a, test_subset=subset)
-        report[f"probe_{body}_alpha"] = a
-        report[f"probe_{body}_mm"] = r["rmse_mm"]
-        report[f"probe_{body}_r2"] = r["r2"]
-        report[f"probe_{body}_median_mm"] = r["median_mm"]
-        report[f"mean_{body}_mm"] = r["mean_rmse_mm"]
-        report[f"mean_{body}_r2"] = r["mean_r2"]
         m = fit_mlp_probe(x, y_train, xt, y_test, groups, test_subset=subset) if mlp else None
-        if m is not None:
-            report[f"probe_{body}_mlp_mm"], report[f"probe_{body}_mlp_median_mm"] = m["rmse_mm"], m["median_mm"]
-        fits[body] = (r, m)
+        report.update(_body_fields(body, a, r, m))
+        fits[body] = (a, r, m)
     if seen is None:
-        return report
-    report["visible_share"] = float(seen.mean())
+        return ProbeReport(**report)
     if fit_on is None or fit_on.sum() < 2 or (alpha is None and len(np.unique(groups[fit_on])) < 2):
         # too few visible training frames (or none labelled): the all-frame fit, scored where the object is visible
-        (r, m), a = fits["object"], report["probe_object_alpha"]
+        a, r, m = fits["object"]
     else:
         y = as_2d(train_object, "train_targets")[fit_on]
         a = alpha if alpha is not None else select_alpha(x[fit_on], y, groups[fit_on])
         r = fit_probe(x[fit_on], y, xt, test_object, a, test_subset=seen)
         m = fit_mlp_probe(x[fit_on], y, xt, test_object, groups[fit_on], test_subset=seen) if mlp else None
-    report["probe_object_visible_mm"], report["probe_object_visible_median_mm"] = (
-        r["subset_rmse_mm"],
-        r["subset_median_mm"],
+    return ProbeReport(
+        **report,
+        visible_share=float(seen.mean()),
+        probe_object_visible_mm=r["subset_rmse_mm"],
+        probe_object_visible_median_mm=r["subset_median_mm"],
+        probe_object_visible_alpha=a,
+        probe_object_visible_mlp_mm=None if m is None else m["subset_rmse_mm"],
+        probe_object_visible_mlp_median_mm=None if m is None else m["subset_median_mm"],
     )
-    report["probe_object_visible_alpha"] = a
-    if m is not None:
-        report["probe_object_visible_mlp_mm"], report["probe_object_visible_mlp_median_mm"] = (
-            m["subset_rmse_mm"],
-            m["subset_median_mm"],
-        )
-    return report

@@ -19,12 +19,12 @@ from pipeline.config import Params
 from pipeline.encoders import load_encoder, save_encoder
 from pipeline.io import partial_path, publish, remove, state_signature, write_json
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.config import ENCODER_NAMES, TRAINABLE_ENCODERS, encoder_section
 from pipeline.pretrain.data import FrameDataModule
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
-from pipeline.pretrain.models import build_encoder
-from pipeline.pretrain.pictures import keypoints, reconstructions
+from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
+from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
+from pipeline.pretrain.registry import ENCODERS, build_encoder, encoder_section
 from pipeline.quiet import quiet_lightning
 
 quiet_lightning()
@@ -75,7 +75,7 @@ def encode_all(
 
 def probe(
     net: torch.nn.Module, dm: FrameDataModule, alpha: float | str, device: torch.device, label: str | None = None
-) -> dict[str, float]:
+) -> ProbeReport:
     """Ridge and MLP probes from latents to object/gripper positions: fit on training episodes, score held-out ones.
 
     :param alpha: ridge penalty, or ``"auto"`` to cross-validate it over the training episodes
@@ -133,10 +133,11 @@ def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Tr
     )
 
 
-def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[str, Any]:
-    """Train (or load, for ``frozen``) encoder ``name``; write ``paths.encoders/name/`` atomically."""
-    if name not in ENCODER_NAMES:
-        raise PretrainError(f"unknown encoder {name!r}; allowed: {', '.join(ENCODER_NAMES)}")
+def pretrain_encoder(params: Params, name: str, progress: bool = True) -> EncoderMetrics:
+    """Train (or build, when not trainable: ``frozen``) encoder ``name``; write ``paths.encoders/name/`` atomically."""
+    if name not in ENCODERS:
+        raise PretrainError(f"unknown encoder {name!r}; allowed: {', '.join(ENCODERS)}")
+    spec = ENCODERS[name]
     pre, paths = params.pretrain, params.paths
     try:
         dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers)
@@ -151,7 +152,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
     ckpt_dir = paths.checkpoints / "pretrain" / name
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}
-    if name in TRAINABLE_ENCODERS:
+    if spec.trainable:
         label_stats = compute_label_stats(
             dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx]
         )
@@ -169,7 +170,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
             print(f"pretrain {name}: resuming from {resume}")
         trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
         net = lit.net
-        stats = {
+        stats = {  # EncoderMetrics fields of a trained encoder
             "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
             "epochs": trainer.current_epoch,
             "steps": trainer.global_step,
@@ -179,42 +180,45 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> dict[s
         try:
             net = build_encoder(name, pre, size)
         except (ValueError, FileNotFoundError) as exc:
-            raise PretrainError(f"pretrain.frozen: {exc}") from None
+            raise PretrainError(f"pretrain.{name}: {exc}") from None
     train_s = time.perf_counter() - t0
     out = paths.encoders / name
     tmp = partial_path(out)
     remove(tmp)
     save_encoder(net, name, block.model_dump(mode="json"), size, attrs["camera"], attrs["env_id"], tmp)
     loaded = load_encoder(tmp, device=device)  # what every later stage will see
-    metrics: dict[str, Any] = {"encoder": name, "latent_dim": loaded.latent_dim, "train_seconds": train_s, **stats}
-    metrics.update(probe(loaded.net, dm, pre.probe_ridge, device, label=name if progress else None))
+    report = probe(loaded.net, dm, pre.probe_ridge, device, label=name if progress else None)
     torch.manual_seed(pre.seed + 1)
-    random_net = build_encoder(name, {**block.model_dump(), **({"init": "random"} if name == "frozen" else {})}, size)
+    random_net = build_encoder(name, {**block.model_dump(), **spec.random_init}, size)
     rand = probe(random_net, dm, pre.probe_ridge, device, label=f"{name} (random init)" if progress else None)
-    metrics.update(
-        {
-            "random_object_mm": rand["probe_object_mm"],
-            "random_gripper_mm": rand["probe_gripper_mm"],
-            "random_object_mlp_mm": rand["probe_object_mlp_mm"],
-        }
+    metrics = EncoderMetrics(
+        encoder=name,
+        latent_dim=loaded.latent_dim,
+        train_seconds=train_s,
+        **stats,
+        probe=report,
+        random_object_mm=rand.probe_object_mm,
+        random_gripper_mm=rand.probe_gripper_mm,
+        random_object_mlp_mm=rand.probe_object_mlp_mm,
     )
     sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]
     net_cpu = loaded.net.to("cpu")
-    reconstructions(net_cpu, sample, tmp / "reconstructions.png")
-    keypoints(net_cpu, sample, tmp / "keypoints.png")
-    write_json(tmp / "metrics.json", metrics)
+    draw_pictures(name, net_cpu, sample, tmp)
+    write_json(tmp / "metrics.json", metrics.to_metrics())
     publish(tmp, out)
     if progress:
-        seen = (
-            f", {metrics['probe_object_visible_mm']:.1f} mm RMSE where visible"
-            if "probe_object_visible_mm" in metrics
-            else ""
-        )
-        print(
-            f"pretrain {name}: object probe {metrics['probe_object_mm']:.1f} mm RMSE, "
-            f"{metrics['probe_object_median_mm']:.1f} mm median{seen} "
-            f"(mean predictor {metrics['mean_object_mm']:.1f}, random init {metrics['random_object_mm']:.1f}); "
-            f"MLP probe {metrics['probe_object_mlp_mm']:.1f} mm (random init {metrics['random_object_mlp_mm']:.1f}); "
-            f"gripper {metrics['probe_gripper_mm']:.1f} mm -> {out}"
-        )
+        print(summary_line(metrics, out))
     return metrics
+
+
+def summary_line(m: EncoderMetrics, out: Path) -> str:
+    """One line on what the probes found, printed when the stage is done."""
+    r = m.probe
+    seen = "" if r.probe_object_visible_mm is None else f", {r.probe_object_visible_mm:.1f} mm RMSE where visible"
+    return (
+        f"pretrain {m.encoder}: object probe {r.probe_object_mm:.1f} mm RMSE, "
+        f"{r.probe_object_median_mm:.1f} mm median{seen} "
+        f"(mean predictor {r.mean_object_mm:.1f}, random init {m.random_object_mm:.1f}); "
+        f"MLP probe {r.probe_object_mlp_mm:.1f} mm (random init {m.random_object_mlp_mm:.1f}); "
+        f"gripper {r.probe_gripper_mm:.1f} mm -> {out}"
+    )

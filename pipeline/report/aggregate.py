@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
 
 
@@ -107,9 +108,9 @@ def load_runs(runs_dir: Path) -> list[VariantSummary]:
     return out
 
 
-def load_encoders(encoders_dir: Path) -> list[dict]:
-    """``metrics.json`` of every pretrained encoder (probe results)."""
-    rows = []
-    for mfile in sorted(encoders_dir.glob("*/metrics.json")):
-        rows.append({"encoder": mfile.parent.name, **json.loads(mfile.read_text())})
-    return rows
+def load_encoders(encoders_dir: Path) -> list[EncoderMetrics]:
+    """``metrics.json`` of every pretrained encoder (probe results), named after its folder unless it names itself."""
+    return [
+        EncoderMetrics.from_metrics(json.loads(mfile.read_text()), encoder=mfile.parent.name)
+        for mfile in sorted(encoders_dir.glob("*/metrics.json"))
+    ]

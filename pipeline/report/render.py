@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.io import write_json  # noqa: E402
+from pipeline.pretrain.metrics import EncoderMetrics  # noqa: E402
 from pipeline.report.aggregate import VariantSummary  # noqa: E402
 from pipeline.report.stats import (  # noqa: E402
     CONFIDENCE,
@@ -26,7 +27,7 @@ from pipeline.report.stats import (  # noqa: E402
 POLICY_KEYS = ("final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition")
 """Per-variant keys of the flat ``metrics.json`` (``dvc exp show``); ``ci_low``/``ci_high`` are null below 5 seeds."""
 
-PROBE_KEYS = (
+PROBE_KEYS = (  # keys of EncoderMetrics.to_metrics()
     "probe_object_mm",
     "probe_object_median_mm",
     "probe_object_visible_mm",
@@ -91,21 +92,22 @@ STATS_NOTE = (
 )
 
 
-def encoder_table(encoders: list[dict], report_dir: Path, encoders_dir: Path) -> str:
+def encoder_table(encoders: list[EncoderMetrics], report_dir: Path, encoders_dir: Path) -> str:
     head = (
         "| encoder | latent dim | object probe RMSE (mm) | object probe median (mm) | object RMSE where visible (mm) "
         "| gripper probe RMSE (mm) | object R² | mean predictor (mm) | random-init encoder (mm) | pictures |"
     )
     lines = [head, "|" + "---|" * 10]
     for e in encoders:
-        pics = sorted((encoders_dir / e["encoder"]).glob("*.png"))
+        r = e.probe
+        pics = sorted((encoders_dir / e.encoder).glob("*.png"))
         links = " ".join(f"[{p.stem}]({os.path.relpath(p, report_dir)})" for p in pics) or "—"
         lines.append(
-            f"| {e['encoder']} | {_fmt(e.get('latent_dim'))} | {_fmt(e.get('probe_object_mm'), 1)} | "
-            f"{_fmt(e.get('probe_object_median_mm'), 1)} | {_fmt(e.get('probe_object_visible_mm'), 1)} | "
-            f"{_fmt(e.get('probe_gripper_mm'), 1)} | {_fmt(e.get('probe_object_r2'))} | "
-            f"{_fmt(e.get('mean_object_mm'), 1)} | "
-            f"{_fmt(e.get('random_object_mm'), 1)} | {links} |"
+            f"| {e.encoder} | {_fmt(e.latent_dim)} | {_fmt(r.probe_object_mm, 1)} | "
+            f"{_fmt(r.probe_object_median_mm, 1)} | {_fmt(r.probe_object_visible_mm, 1)} | "
+            f"{_fmt(r.probe_gripper_mm, 1)} | {_fmt(r.probe_object_r2)} | "
+            f"{_fmt(r.mean_object_mm, 1)} | "
+            f"{_fmt(e.random_object_mm, 1)} | {links} |"
         )
     return "\n".join(lines)
 
@@ -160,7 +162,7 @@ def write_curves_csv(variants: list[VariantSummary], curves_dir: Path) -> None:
 
 
 def write_report(
-    variants: list[VariantSummary], encoders: list[dict], report_dir: Path, encoders_dir: Path, machine: str
+    variants: list[VariantSummary], encoders: list[EncoderMetrics], report_dir: Path, encoders_dir: Path, machine: str
 ) -> Path:
     """Write ``report.md``, ``success.png``, ``curves/*.csv`` and flat ``metrics.json`` under ``report_dir``."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,7 @@ def write_report(
     write_curves_csv(variants, report_dir / "curves")
     flat = {
         "policy": {r["variant"]: {k: r[k] for k in POLICY_KEYS} for r in rows},
-        "pretrain": {e["encoder"]: {k: e[k] for k in PROBE_KEYS if k in e} for e in encoders},
+        "pretrain": {e.encoder: {k: v for k, v in e.to_metrics().items() if k in PROBE_KEYS} for e in encoders},
     }
     write_json(report_dir / "metrics.json", flat)
     parts = [

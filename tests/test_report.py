@@ -140,8 +140,10 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     (encoders / "vae" / "reconstructions.png").write_bytes(b"")
     for seed, final in enumerate(SPREAD[:5]):
         write_run(runs, "tqc", seed, [0.0, final / 2, final])
+    (runs / "state" / "1" / "rollout.gif").write_bytes(b"GIF89a")  # only seed 1 of state has a rollout picture
     report_main(["--params", str(write_params(tmp_path, p))])
     md = (report / "report.md").read_text()
+    assert "## Rollouts" in md and "![state seed 1](../runs/state/1/rollout.gif)" in md and "tqc seed" not in md
     assert "| state | 2 | 200 | 0.90 (mean of 2: 0.80, 1.00) | — (2 seeds < 5: no interval) |" in md
     assert "| latent_vae | 1 | 150 | 0.40 (1 seed) | — (1 seed < 5: no interval) |" in md
     assert "| tqc | 5 | 200 | 0.60 (IQM of 5: 0.10, 0.40, 0.50, 0.90, 0.95) | [" in md and "(IQM, 5 seeds) |" in md

@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> None:
         params = load_params(args.params)
         paths = params.paths
         md = write_report(
-            load_runs(paths.runs), load_encoders(paths.encoders), paths.report, paths.encoders, machine_description()
+            load_runs(paths.runs),
+            load_encoders(paths.encoders),
+            paths.report,
+            paths.encoders,
+            machine_description(),
+            runs_dir=paths.runs,
         )
         print(f"report: {md}")
 

@@ -161,8 +161,33 @@ def write_curves_csv(variants: list[VariantSummary], curves_dir: Path) -> None:
             w.writerows(zip(v.steps.tolist(), v.aggregate_curve().round(4).tolist()))
 
 
+def rollout_section(variants: list[VariantSummary], runs_dir: Path, report_dir: Path) -> list[str]:
+    """Markdown lines showing each variant's rollout GIF (its lowest seed that has one); none when none exist."""
+    lines = []
+    for v in variants:
+        gifs = [runs_dir / v.name / str(s) / "rollout.gif" for s in sorted(v.seeds)]
+        gif = next((g for g in gifs if g.is_file()), None)
+        if gif is not None:
+            seed = gif.parent.name
+            lines += [
+                f"**{v.name}**, seed {seed}:",
+                "",
+                f"![{v.name} seed {seed}]({os.path.relpath(gif, report_dir)})",
+                "",
+            ]
+    if not lines:
+        return []
+    intro = "Deterministic evaluation episodes at the end of each run: the camera frame beside the goal."
+    return ["## Rollouts", "", intro, "", *lines]
+
+
 def write_report(
-    variants: list[VariantSummary], encoders: list[EncoderMetrics], report_dir: Path, encoders_dir: Path, machine: str
+    variants: list[VariantSummary],
+    encoders: list[EncoderMetrics],
+    report_dir: Path,
+    encoders_dir: Path,
+    machine: str,
+    runs_dir: Path | None = None,
 ) -> Path:
     """Write ``report.md``, ``success.png``, ``curves/*.csv`` and flat ``metrics.json`` under ``report_dir``."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +211,8 @@ def write_report(
         parts += [STATS_NOTE, ""]
     if variants:
         parts += ["![success vs env steps](success.png)", ""]
+    if runs_dir is not None:
+        parts += rollout_section(variants, runs_dir, report_dir)
     parts += [
         "## Encoders (linear probe, held-out episodes)",
         "",

@@ -40,7 +40,7 @@ from pipeline.policy.checkpoint import replay_bytes_per_transition
 from pipeline.policy.config import SACConfig, VariantConfig
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
-from pipeline.policy.train import build_envs, build_model, resolve_device
+from pipeline.policy.train import PolicyPaths, build_envs, build_model, resolve_device
 from pipeline.pretrain.models import build_encoder
 
 N_ENVS = 2
@@ -175,7 +175,9 @@ def main() -> None:
         for name in args.variants:  # build + untimed random phase and warm-up updates
             torch.manual_seed(args.seed)
             run_params = inproc if name == "latent_inproc" else params
-            train_env, eval_env, _ = build_envs(run_params, specs[name], args.seed, device)
+            train_env, eval_env, _ = build_envs(
+                run_params.env, run_params.policy, specs[name], args.seed, device, PolicyPaths.of(run_params.paths)
+            )
             eval_env.close()
             model = build_model(
                 specs[name], train_env, args.seed, device, Path(tmp) / "tb", overlap=run_params.policy.overlap_updates

@@ -25,7 +25,7 @@ import pipeline  # noqa: F401  (MUJOCO_GL)
 from pipeline.collect.dataset import open_dataset
 from pipeline.config import Params
 from pipeline.params import read_yaml
-from pipeline.pretrain.train import pretrain_encoder
+from pipeline.pretrain.train import PretrainPaths, pretrain_encoder
 
 
 def _num(v: float | None) -> float:
@@ -75,7 +75,8 @@ def main() -> None:
                     "checkpoint_every_steps": 10_000_000,
                     "cpu_threads": args.threads,
                 }
-                m = pretrain_encoder(Params.model_validate(raw), name, progress=False)
+                params = Params.model_validate(raw)
+                m = pretrain_encoder(params.pretrain, name, PretrainPaths.of(params.paths, name), progress=False)
             r = m.probe
             print(
                 f"{name:<11} {m.steps or 0:>6} {_num(m.train_frames_per_s):>9.0f} {m.train_seconds:>8.0f} "

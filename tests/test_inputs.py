@@ -10,9 +10,9 @@ import torch
 
 from pipeline.config import Params
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.train import build_envs, build_model, train_policy
+from pipeline.policy.train import build_model
 
-from .test_policy import SAC_TINY, make_encoder, policy_params, read_eval
+from .test_policy import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
 
 L = 8  # latent size of the test encoder
 CASES = {  # variant -> features the networks read (actor's extractor)
@@ -46,7 +46,7 @@ def build(tmp_path: Path, spec: dict):
     params = Params.model_validate(policy_params(tmp_path))
     make_encoder(params)
     variant = VariantConfig(**spec, sac=SAC_TINY)
-    train_env, eval_env, _ = build_envs(params, variant, 0, "cpu")
+    train_env, eval_env, _ = envs_for(params, variant, 0, "cpu")
     eval_env.close()
     return variant, train_env, build_model(variant, train_env, 0, "cpu", tmp_path / "tb")
 
@@ -89,10 +89,10 @@ def test_blind_controls_train_and_see_no_object(tmp_path: Path) -> None:
     p = policy_params(tmp_path, total_steps=200)
     p["policy"]["variants"]["blind"] = {"obs": "proprio", "sac": SAC_TINY}
     params = Params.model_validate(p)
-    metrics = train_policy(params, "blind", seed=0, progress=False)
+    metrics = run_policy(params, "blind", seed=0, progress=False)
     assert [int(r["step"]) for r in read_eval(params.paths.runs / "blind" / "0")] == [0, 100, 200]
     assert metrics["replay_bytes_per_transition"] < 200  # no frames, no 25-D state
-    env, eval_env, _ = build_envs(params, params.policy.variants["blind"], 0, "cpu")
+    env, eval_env, _ = envs_for(params, params.policy.variants["blind"], 0, "cpu")
     obs = env.reset()
     np.testing.assert_array_equal(obs["observation"], env.raw_observations()["proprio"].astype(np.float32))
     env.close()

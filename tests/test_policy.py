@@ -21,7 +21,7 @@ from pipeline.encoders import save_encoder
 from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.overlap import Overlapped
-from pipeline.policy.train import RunError, build_envs, build_model, train_policy
+from pipeline.policy.train import PolicyPaths, RunError, build_envs, build_model, train_policy
 from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
 from pipeline.pretrain.models import build_encoder
 
@@ -62,6 +62,16 @@ def policy_params(tmp_path: Path, **policy: object) -> dict:
     return p
 
 
+def run_policy(params: Params, variant: str, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """The stage as its entry point runs it: the ``env`` and ``policy`` sections, the variant, the seed, the paths."""
+    return train_policy(params.env, params.policy, variant, seed, PolicyPaths.of(params.paths), progress)
+
+
+def envs_for(params: Params, variant: VariantConfig, seed: int = 0, device: str = "cpu") -> tuple[Any, Any, dict]:
+    """Training and evaluation envs of ``variant`` as a run of ``params`` builds them."""
+    return build_envs(params.env, params.policy, variant, seed, device, PolicyPaths.of(params.paths))
+
+
 def make_encoder(params: Params, name: str = "vae", image_size: int | None = None) -> Path:
     """An untrained (seeded) encoder artifact, as the pretrain stage would write it."""
     torch.manual_seed(0)
@@ -81,7 +91,7 @@ def read_eval(run_dir: Path) -> list[dict]:
 def test_variant_trains_and_writes_results(tmp_path: Path, variant: str) -> None:
     params = Params.model_validate(policy_params(tmp_path))
     make_encoder(params)
-    metrics = train_policy(params, variant, seed=0, progress=False)
+    metrics = run_policy(params, variant, seed=0, progress=False)
     run = params.paths.runs / variant / "0"
     rows = read_eval(run)
     assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
@@ -101,7 +111,7 @@ def test_pixel_variant_trains(tmp_path: Path, variant: str) -> None:
     p = policy_params(tmp_path, total_steps=200, eval_episodes=1)
     p["env"]["image_size"] = 36 if "nature" in variant else 24  # NatureCNN needs >= 36 px
     params = Params.model_validate(p)
-    metrics = train_policy(params, variant, seed=0, progress=False)
+    metrics = run_policy(params, variant, seed=0, progress=False)
     assert [int(r["step"]) for r in read_eval(params.paths.runs / variant / "0")] == [0, 100, 200]
     frame = 3 * p["env"]["image_size"] ** 2
     assert metrics["replay_bytes_per_transition"] < 1.1 * frame + 512  # each frame once, not 2k of them
@@ -149,7 +159,7 @@ def test_auto_vec_env_uses_worker_processes_only_with_a_spare_core(monkeypatch) 
 def test_latent_variant_trains_with_worker_process_envs(tmp_path: Path) -> None:
     params = Params.model_validate(policy_params(tmp_path, total_steps=200, vec_env="subproc"))
     make_encoder(params)
-    metrics = train_policy(params, "latent_vec", seed=0, progress=False)
+    metrics = run_policy(params, "latent_vec", seed=0, progress=False)
     assert [int(r["step"]) for r in read_eval(params.paths.runs / "latent_vec" / "0")] == [0, 100, 200]
     assert metrics["replay_bytes_per_transition"] <= 1024
 
@@ -158,7 +168,7 @@ def _update_counts(params: Params, overlap: bool, steps: int) -> tuple[Any, list
     """Train ``latent_vec`` for ``steps``; record the model's update count whenever actions go out to the envs
     (``async``) and whenever their results are collected (``wait``)."""
     variant = params.policy.variants["latent_vec"]
-    train_env, eval_env, _ = build_envs(params, variant, 0, "cpu")
+    train_env, eval_env, _ = envs_for(params, variant, 0, "cpu")
     eval_env.close()
     model = build_model(variant, train_env, 0, "cpu", params.paths.logs, overlap=overlap)
     inner = train_env.venv
@@ -252,10 +262,10 @@ def test_encoder_mismatch_is_caught_before_training(tmp_path: Path) -> None:
     params = Params.model_validate(policy_params(tmp_path))
     make_encoder(params, image_size=32)  # env renders 24 px
     with pytest.raises(RunError, match="image size 32 != env.image_size 24"):
-        train_policy(params, "latent_vec", seed=0, progress=False)
+        run_policy(params, "latent_vec", seed=0, progress=False)
     assert not (params.paths.runs / "latent_vec" / "0" / "eval.csv").exists()
     with pytest.raises(RunError, match="unknown variant"):
-        train_policy(params, "nope", seed=0, progress=False)
+        run_policy(params, "nope", seed=0, progress=False)
 
 
 def test_bad_variant_params(tmp_path: Path, capsys) -> None:
@@ -272,12 +282,12 @@ def test_finished_run_continues_from_its_checkpoint(tmp_path: Path, variant: str
     p = policy_params(tmp_path, total_steps=200, eval_episodes=1)
     params = Params.model_validate(p)
     make_encoder(params)
-    train_policy(params, variant, seed=0, progress=False)
+    run_policy(params, variant, seed=0, progress=False)
     ckpt = params.paths.checkpoints / "policy" / variant / "0"
     with np.load(ckpt / "replay.npz") as saved:
         stored = {k: saved[k] for k in saved.files}
     p["policy"]["total_steps"] = 300
-    metrics = train_policy(Params.model_validate(p), variant, seed=0, progress=True)
+    metrics = run_policy(Params.model_validate(p), variant, seed=0, progress=True)
     assert "resuming" in capsys.readouterr().out and metrics["total_steps"] == 300
     with np.load(ckpt / "replay.npz") as saved:
         for key, before in stored.items():
@@ -294,7 +304,7 @@ def test_rollout_gif_at_the_end_of_a_run_and_from_its_checkpoint(tmp_path: Path)
     p = policy_params(tmp_path, total_steps=200, rollout_episodes=1)
     params = Params.model_validate(p)
     make_encoder(params)
-    train_policy(params, "latent_rig", seed=0, progress=False)
+    run_policy(params, "latent_rig", seed=0, progress=False)
     gif = params.paths.runs / "latent_rig" / "0" / "rollout.gif"
     size = params.env.image_size
     with Image.open(gif) as im:

@@ -21,8 +21,9 @@ from safetensors.torch import save_file
 from pipeline.config import Params
 from pipeline.encoders import load_encoder
 from pipeline.pretrain.__main__ import main as pretrain_main
+from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.pretrain.models import build_encoder
-from pipeline.pretrain.train import PretrainError, pretrain_encoder
+from pipeline.pretrain.train import PretrainError, PretrainPaths, pretrain_encoder
 
 from .conftest import tiny_params_dict, write_params
 
@@ -46,6 +47,11 @@ def stage_params(tmp_path: Path, dataset: Path, **pretrain: object) -> dict:
     return p
 
 
+def run_pretrain(params: Params, name: str, progress: bool = False) -> EncoderMetrics:
+    """The stage as its entry point runs it: the ``pretrain`` section, the encoder name, its paths."""
+    return pretrain_encoder(params.pretrain, name, PretrainPaths.of(params.paths, name), progress=progress)
+
+
 @pytest.mark.parametrize("name", ["vae", "spatial_ae", "spatial_ae_gaussian", "supervised", "frozen"])
 def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name: str) -> None:
     p = stage_params(tmp_path, tiny_dataset)
@@ -53,7 +59,7 @@ def test_encoder_trains_and_round_trips(tmp_path: Path, tiny_dataset: Path, name
         name = name.removesuffix("_gaussian")
         p["pretrain"]["spatial_ae"] = {**p["pretrain"]["spatial_ae"], "decoder": "gaussian"}
     params = Params.model_validate(p)
-    metrics = pretrain_encoder(params, name, progress=False)
+    metrics = run_pretrain(params, name, progress=False)
     out = params.paths.encoders / name
     enc = load_encoder(out, device="cpu")
     if params.pretrain.spatial_ae.decoder == "gaussian":  # the background it paints over is saved with the weights
@@ -91,7 +97,7 @@ def test_supervised_beats_mean_predictor_with_more_training(tmp_path: Path, tiny
     params = Params.model_validate(
         stage_params(tmp_path, tiny_dataset, max_steps=120, max_epochs=100, lr_schedule="constant")
     )
-    m = pretrain_encoder(params, "supervised", progress=False)
+    m = run_pretrain(params, "supervised", progress=False)
     assert m.probe.probe_gripper_mm < 0.8 * m.probe.mean_gripper_mm
 
 
@@ -119,19 +125,19 @@ def test_resume_after_interruption(tmp_path: Path, tiny_dataset: Path) -> None:
 def test_bad_datasets_are_clear_errors(tmp_path: Path, tiny_dataset: Path) -> None:
     missing = Params.model_validate(stage_params(tmp_path, tmp_path / "nope.zarr"))
     with pytest.raises(PretrainError, match="dataset not found"):
-        pretrain_encoder(missing, "vae", progress=False)
+        run_pretrain(missing, "vae", progress=False)
     wrong = tmp_path / "wrong.zarr"
     shutil.copytree(tiny_dataset, wrong)
     g = zarr.open_group(str(wrong), mode="r+")
     g.attrs["schema_version"] = 99
     with pytest.raises(PretrainError, match="schema version 99"):
-        pretrain_encoder(Params.model_validate(stage_params(tmp_path, wrong)), "vae", progress=False)
+        run_pretrain(Params.model_validate(stage_params(tmp_path, wrong)), "vae", progress=False)
     truncated = tmp_path / "truncated.zarr"
     shutil.copytree(tiny_dataset, truncated)
     chunk = next(p for p in sorted((truncated / "frames").rglob("*")) if p.is_file() and p.name != "zarr.json")
     chunk.write_bytes(chunk.read_bytes()[:7])
     with pytest.raises(PretrainError, match="frames"):
-        pretrain_encoder(Params.model_validate(stage_params(tmp_path, truncated)), "vae", progress=False)
+        run_pretrain(Params.model_validate(stage_params(tmp_path, truncated)), "vae", progress=False)
 
 
 class _Payload:
@@ -145,7 +151,7 @@ def test_bad_weights_files_are_clear_errors(tmp_path: Path, tiny_dataset: Path, 
     net = build_encoder("frozen", {"init": "random", "resize_to": 32}, 32)
     save_file({f"module.convnet.{k}": v.contiguous() for k, v in net.state_dict().items()}, str(good))
     p = stage_params(tmp_path, tiny_dataset, frozen={"init": "file", "weights": str(good), "resize_to": 32})
-    assert np.isfinite(pretrain_encoder(Params.model_validate(p), "frozen", progress=False).probe.probe_object_mm)
+    assert np.isfinite(run_pretrain(Params.model_validate(p), "frozen", progress=False).probe.probe_object_mm)
     # wrong keys: named in the error, exit code 2
     bad = tmp_path / "bad.safetensors"
     save_file({"conv1.weight": torch.zeros(64, 3, 7, 7), "head.weight": torch.zeros(2, 2)}, str(bad))
@@ -174,11 +180,11 @@ def test_unknown_encoder_name(tmp_path: Path, tiny_dataset: Path, capsys) -> Non
 
 def test_checkpoint_of_another_architecture_is_not_resumed(tmp_path: Path, tiny_dataset: Path, capsys) -> None:
     params = Params.model_validate(stage_params(tmp_path, tiny_dataset))
-    pretrain_encoder(params, "supervised", progress=False)
+    run_pretrain(params, "supervised", progress=False)
     fp_file = params.paths.checkpoints / "pretrain" / "supervised" / "fingerprint.json"
     fp = json.loads(fp_file.read_text())
     fp_file.write_text(json.dumps({**fp, "architecture": "an older net"}))
-    pretrain_encoder(params, "supervised", progress=True)
+    run_pretrain(params, "supervised", progress=True)
     captured = capsys.readouterr()
     out = captured.out
     assert "starting over" in out and "resuming" not in out

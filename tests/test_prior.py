@@ -11,10 +11,10 @@ from pipeline.collect.dataset import load_dataset
 from pipeline.config import Params
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.prior import PriorDataError, prior_observations
-from pipeline.policy.train import build_envs, build_model, seed_prior, train_policy
+from pipeline.policy.train import build_model, seed_prior
 
 from .conftest import task_rewards
-from .test_policy import SAC_TINY, make_encoder, policy_params, read_eval
+from .test_policy import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
 
 LATENT = {"obs": "latent", "encoder": "vae", "frame_stack": 2, "prior_data": True, "sac": SAC_TINY}
 
@@ -31,10 +31,10 @@ def seeded_model(tmp_path: Path, dataset: Path, **variant: object):
     params = Params.model_validate(prior_params(tmp_path, dataset, **variant))
     make_encoder(params)
     v = params.policy.variants["seeded"]
-    env, eval_env, _ = build_envs(params, v, 0, "cpu")
+    env, eval_env, _ = envs_for(params, v, 0, "cpu")
     eval_env.close()
     model = build_model(v, env, 0, "cpu", tmp_path / "tb")
-    info = seed_prior(params, v, env, model, resumed=False)
+    info = seed_prior(params.env, v, env, model, resumed=False, dataset=params.paths.dataset)
     return params, env, model, info
 
 
@@ -77,7 +77,7 @@ def test_seeded_run_resumes_without_seeding_twice(tmp_path: Path, tiny_dataset: 
     p = prior_params(tmp_path, tiny_dataset)
     params = Params.model_validate(p)
     make_encoder(params)
-    metrics = train_policy(params, "seeded", seed=0, progress=False)
+    metrics = run_policy(params, "seeded", seed=0, progress=False)
     assert metrics["prior_transitions"] == 120 and metrics["total_steps"] == 200  # prior data cost no env steps
     ckpt = params.paths.checkpoints / "policy" / "seeded" / "0"
     with np.load(ckpt / "replay.npz") as saved:
@@ -85,7 +85,7 @@ def test_seeded_run_resumes_without_seeding_twice(tmp_path: Path, tiny_dataset: 
         rows = len(saved["actions"])
         assert rows == 60 + 99  # the checkpoint is written before the step's own transition is stored
     p["policy"]["total_steps"] = 300
-    metrics = train_policy(Params.model_validate(p), "seeded", seed=0, progress=True)
+    metrics = run_policy(Params.model_validate(p), "seeded", seed=0, progress=True)
     assert "resuming seeded/0 from step 200" in capsys.readouterr().out
     assert metrics["prior_transitions"] == 120 and metrics["total_steps"] == 300
     with np.load(ckpt / "replay.npz") as saved:

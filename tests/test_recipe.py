@@ -16,11 +16,11 @@ from pipeline.policy.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate, RunningNorm, VectorInputs, normalizers
-from pipeline.policy.train import build_envs, build_model, train_policy
+from pipeline.policy.train import build_model
 from pipeline.policy.warmup import scripted_warmup
 
 from .conftest import task_rewards
-from .test_policy import SAC_TINY, policy_params, read_eval
+from .test_policy import SAC_TINY, envs_for, policy_params, read_eval, run_policy
 
 
 def state_variant(**kw: object) -> VariantConfig:
@@ -30,7 +30,7 @@ def state_variant(**kw: object) -> VariantConfig:
 
 def built(tmp_path: Path, variant: VariantConfig, seed: int = 0):
     params = Params.model_validate(policy_params(tmp_path))
-    train_env, eval_env, _ = build_envs(params, variant, seed, "cpu")
+    train_env, eval_env, _ = envs_for(params, variant, seed, "cpu")
     model = build_model(variant, train_env, seed, "cpu", tmp_path / "tb", has_object=params.env.has_object)
     return params, model, train_env, eval_env
 
@@ -80,7 +80,7 @@ def test_warmup_source_changes_no_network_input(tmp_path: Path, obs: str) -> Non
         v = VariantConfig(obs=obs, encoder="vae" if obs == "latent" else None, warmup=warmup, sac=SAC_TINY)
         params = Params.model_validate(policy_params(tmp_path))
         make_encoder(params)
-        train_env, eval_env, _ = build_envs(params, v, 0, "cpu")
+        train_env, eval_env, _ = envs_for(params, v, 0, "cpu")
         model = build_model(v, train_env, 0, "cpu", tmp_path / "tb")
         shapes[warmup] = (train_env.observation_space, state_signature(model.policy.state_dict()))
         assert (model.warmup_actions is not None) == (warmup == "scripted")
@@ -183,10 +183,10 @@ def test_target_clipping_can_be_turned_off(tmp_path: Path) -> None:
 def test_every_algo_trains_evaluates_and_resumes(tmp_path: Path, algo: str, capsys) -> None:
     p = policy_params(tmp_path, total_steps=200, eval_episodes=1)
     p["policy"]["variants"]["state"]["algo"] = algo
-    metrics = train_policy(Params.model_validate(p), "state", seed=0, progress=False)
+    metrics = run_policy(Params.model_validate(p), "state", seed=0, progress=False)
     assert metrics["algo"] == algo and metrics["warmup"] == "scripted" and metrics["warmup_steps"] == 100
     p["policy"]["total_steps"] = 300
-    metrics = train_policy(Params.model_validate(p), "state", seed=0, progress=True)
+    metrics = run_policy(Params.model_validate(p), "state", seed=0, progress=True)
     assert "resuming state/0 from step 200" in capsys.readouterr().out and metrics["total_steps"] == 300
     run = Path(p["paths"]["runs"]) / "state" / "0"
     assert [int(r["step"]) for r in read_eval(run)] == [0, 100, 200, 300]

@@ -1,14 +1,19 @@
-"""``dvc.yaml`` lists what each stage's code imports and what its run fingerprint reads (no drift)."""
+"""``dvc.yaml`` lists what each stage's code imports and which params it reads (no drift).
+
+The params are derived from each stage's function (:mod:`tests.stage_params`): a stage function takes its own
+config sections, typed, and explicit paths.
+"""
 
 from __future__ import annotations
 
 import ast
-from pathlib import Path
+import re
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from .stage_params import ITEM, ROOT, function_reads, module_file, syntax, within
+
 PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/params.py", "pipeline/config.py"}
 """Validation and argument parsing every stage shares: they decide whether a stage runs, not what it computes
 (the import walk does not enter them; their params are validated for every stage alike)."""
@@ -20,18 +25,15 @@ STAGE_ENTRY = {
     "policy_inputs": "pipeline/policy/inputs.py",
     "report": "pipeline/report/__main__.py",
 }
-
-
-def module_file(name: str) -> str | None:
-    """``pipeline.a.b`` -> the repo-relative file that defines it (package ``__init__`` or module)."""
-    parts = name.split(".")
-    if parts[0] != "pipeline":
-        return None
-    base = ROOT.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return str(candidate.relative_to(ROOT))
-    return None
+STAGE_FUNCTION = {
+    "collect": "collect",
+    "pretrain": "pretrain_encoder",
+    "goal_space": "fit_goal_spaces",
+    "policy": "train_policy",
+    "policy_inputs": "write_inputs",
+    "report": "write_report",
+}
+"""the function each entry point calls with the sections and paths it unpacks from the params"""
 
 
 def imported_files(entry: str) -> set[str]:
@@ -87,3 +89,32 @@ def test_policy_params_cover_the_resume_fingerprint() -> None:
     policy_keys = keys - {"env", "variant", "seed", "architecture", "overlapped"}
     assert "env" in params
     assert policy_keys <= listed, f"fingerprint keys {sorted(policy_keys - listed)} missing from policy params"
+
+
+def dvc_params(stage: str) -> list[str]:
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    return [re.sub(r"\$\{item\.\w+\}", ITEM, p) for p in spec.get("params", [])]
+
+
+@pytest.mark.parametrize("stage", list(STAGE_ENTRY))
+def test_dvc_params_list_exactly_what_each_stage_reads(stage: str) -> None:
+    """A key the stage function reads is a DVC param of the stage (so changing it reruns the stage), and a listed
+    param is one it reads (so changing anything else does not)."""
+    read = function_reads(STAGE_ENTRY[stage], STAGE_FUNCTION[stage])
+    params = dvc_params(stage)
+    missing = sorted(k for k in read if not within(k, params))
+    assert not missing, f"stage {stage} reads {missing}; add them to its params in dvc.yaml"
+    unused = [p for p in params if not any(within(k, [p]) or within(p, [k]) for k in read)]
+    assert not unused, (
+        f"stage {stage} lists params {unused} its stage function never reads (a path it reads or writes is one of "
+        "its deps or outs, not a param)"
+    )
+
+
+def test_stage_reads_cover_the_policy_fingerprint() -> None:
+    """The derivation misses nothing the policy run's resume fingerprint reads."""
+    tree, _ = syntax("pipeline/policy/train.py")
+    fp = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "fp")
+    keys = {k.value for k in fp.keys if isinstance(k, ast.Constant)} - {"seed", "architecture"}
+    expected = {"env", f"policy.variants.{ITEM}"} | {f"policy.{k}" for k in keys - {"env", "variant"}}
+    assert expected <= function_reads(STAGE_ENTRY["policy"], STAGE_FUNCTION["policy"])

@@ -14,10 +14,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from pipeline.collect.dataset import DatasetError
     from pipeline.policy.prior import PriorDataError
-    from pipeline.policy.train import RunError, train_policy
+    from pipeline.policy.train import PolicyPaths, RunError, train_policy
 
-    errors = (RunError, PriorDataError, DatasetError)
-    run_stage(lambda: train_policy(load_params(args.params), args.variant, args.seed), errors)
+    def body() -> None:
+        params = load_params(args.params)
+        train_policy(params.env, params.policy, args.variant, args.seed, PolicyPaths.of(params.paths))
+
+    run_stage(body, (RunError, PriorDataError, DatasetError))
 
 
 if __name__ == "__main__":

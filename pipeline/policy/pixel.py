@@ -11,12 +11,11 @@ from gymnasium import spaces
 from stable_baselines3 import SAC
 from stable_baselines3.common.vec_env import VecEnv
 
-from pipeline.config import Params
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.frame_buffer import FrameHerReplayBuffer, PixelFrameStack
 from pipeline.policy.routing import make_sac, pixel_policy_kwargs
-from pipeline.policy.vecenv import make_vec_env, resolve_vec_env
+from pipeline.policy.vecenv import VecEnvKind, make_vec_env, resolve_vec_env
 
 
 class PixelGoalObs(gym.ObservationWrapper):
@@ -38,16 +37,17 @@ def make_pixel_env(env_cfg: EnvConfig, variant: VariantConfig) -> gym.Env:
     return PixelFrameStack(PixelGoalObs(FetchPixelEnv(env_cfg), variant.proprio), variant.frame_stack)
 
 
-def build_pixel_envs(params: Params, variant: VariantConfig, n_train: int, n_eval: int) -> tuple[VecEnv, VecEnv]:
-    """Training and evaluation vec envs of a pixel variant (vector goals only)."""
+def build_pixel_envs(
+    env_cfg: EnvConfig, variant: VariantConfig, n_train: int, n_eval: int, vec_env: VecEnvKind
+) -> tuple[VecEnv, VecEnv]:
+    """Training and evaluation vec envs of a pixel variant (vector goals only); ``vec_env``: ``policy.vec_env``."""
     if variant.goal_mode != "vector":
         raise ValueError("pixel variants use vector goals")
-    make = lambda: make_pixel_env(params.env, variant)  # noqa: E731
-    reward = lambda: FetchPixelEnv(params.env, render=False)  # noqa: E731
-    kind = params.policy.vec_env
+    make = lambda: make_pixel_env(env_cfg, variant)  # noqa: E731
+    reward = lambda: FetchPixelEnv(env_cfg, render=False)  # noqa: E731
     return (
-        make_vec_env(make, n_train, resolve_vec_env(kind, n_train, True), reward),
-        make_vec_env(make, n_eval, resolve_vec_env(kind, n_eval, True), reward),
+        make_vec_env(make, n_train, resolve_vec_env(vec_env, n_train, True), reward),
+        make_vec_env(make, n_eval, resolve_vec_env(vec_env, n_eval, True), reward),
     )
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from pipeline.cli import base_parser, run_stage
+from pipeline.envs import EnvConfig
 from pipeline.io import partial_path
 from pipeline.params import load_params
 from pipeline.policy.config import VariantConfig
@@ -69,7 +70,7 @@ def write_gif(frames: list[np.ndarray], path: Path) -> None:
 
 
 def rollout_gif(
-    model: BaseAlgorithm, env_cfg, variant: VariantConfig, like: GoalObsVecEnv, episodes: int, path: Path
+    model: BaseAlgorithm, env_cfg: EnvConfig, variant: VariantConfig, like: GoalObsVecEnv, episodes: int, path: Path
 ) -> list[bool]:
     """Record ``episodes`` eval episodes with the encoder / goal space / threshold of ``like``; returns successes."""
     if variant.obs == "pixel":
@@ -94,20 +95,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: runs/<variant>/<seed>/rollout.gif")
     args = parser.parse_args(argv)
 
+    from pipeline.policy.build import PolicyPaths, RunError, build_envs, build_model, resolve_device
     from pipeline.policy.checkpoint import load_policy_weights
-    from pipeline.policy.train import RunError, build_envs, build_model, resolve_device
 
     def body() -> None:
         params = load_params(args.params)
-        if args.variant not in params.policy.variants:
-            raise RunError(f"unknown variant {args.variant!r}; defined: {sorted(params.policy.variants)}")
-        variant = params.policy.variants[args.variant]
-        device = resolve_device(params.policy.device)
-        train_env, eval_env, _ = build_envs(params, variant, args.seed, device)
-        model = build_model(variant, train_env, args.seed, device, params.paths.logs / "rollout")
-        ckpt = params.paths.checkpoints / "policy" / args.variant / str(args.seed)
+        policy, paths = params.policy, PolicyPaths.of(params.paths)
+        if args.variant not in policy.variants:
+            raise RunError(f"unknown variant {args.variant!r}; defined: {sorted(policy.variants)}")
+        variant = policy.variants[args.variant]
+        device = resolve_device(policy.device)
+        train_env, eval_env, _ = build_envs(params.env, policy, variant, args.seed, device, paths)
+        model = build_model(variant, train_env, args.seed, device, paths.logs / "rollout")
+        ckpt = paths.checkpoints / "policy" / args.variant / str(args.seed)
         steps = load_policy_weights(model, ckpt)
-        out = args.out or params.paths.runs / args.variant / str(args.seed) / "rollout.gif"
+        out = args.out or paths.runs / args.variant / str(args.seed) / "rollout.gif"
         successes = rollout_gif(model, params.env, variant, eval_env, args.episodes, out)
         train_env.close()
         eval_env.close()

@@ -8,174 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from pipeline.collect.dataset import open_dataset
-from pipeline.config import Params
-from pipeline.encoders import LoadedEncoder, load_encoder
-from pipeline.goalspace import load_goal_space
+from pipeline.envs import EnvConfig
 from pipeline.io import state_signature, write_json
-from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
-from pipeline.policy.checkpoint import (
-    load_checkpoint,
-    replay_bytes_per_transition,
-    save_checkpoint,
-)
-from pipeline.policy.config import VariantConfig
+from pipeline.policy.build import PolicyPaths, RunError, build_envs, build_model, resolve_device, seed_prior
+from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
+from pipeline.policy.config import PolicyConfig
 from pipeline.policy.evaluate import evaluate
-from pipeline.policy.normalize import NormalizerUpdate, VectorInputs
-from pipeline.policy.overlap import Overlapped, uses_worker_processes
-from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
+from pipeline.policy.normalize import NormalizerUpdate
+from pipeline.policy.overlap import Overlapped
 from pipeline.policy.rollout import rollout_gif
-from pipeline.policy.vecenv import (
-    GoalObsVecEnv,
-    calibrate_latent_threshold,
-    make_fetch_vec_env,
-)
-from pipeline.policy.warmup import scripted_warmup
 
 SUMMARY = "summary.json"
 """per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
 EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds")
 """``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far"""
-
-
-class RunError(ValueError):
-    """A policy run cannot start (unknown variant, missing or mismatched encoder)."""
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` -> cuda when present, else cpu."""
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
-
-
-def check_encoder(encoder: LoadedEncoder, params: Params, path: Path) -> None:
-    """The encoder must have been trained on frames like the ones this env renders."""
-    env = params.env
-    problems = []
-    if encoder.image_size != env.image_size:
-        problems.append(f"image size {encoder.image_size} != env.image_size {env.image_size}")
-    if encoder.camera != env.camera_dict():
-        problems.append(f"camera {encoder.camera} != env camera {env.camera_dict()}")
-    if encoder.env_id != env.id:
-        problems.append(f"env id {encoder.env_id} != env.id {env.id}")
-    if problems:
-        raise RunError(
-            f"encoder {path} does not match this env: "
-            + "; ".join(problems)
-            + " (re-run pretrain with these env params)"
-        )
-
-
-def build_envs(params: Params, variant: VariantConfig, seed: int, device: str) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
-    """Training and evaluation envs for a variant (plus facts for metrics)."""
-    pol = params.policy
-    info: dict[str, Any] = {}
-    if variant.obs == "pixel":
-        from pipeline.policy.pixel import build_pixel_envs
-
-        train, evaluation = build_pixel_envs(params, variant, pol.n_envs, min(pol.eval_episodes, 4))
-        return train, evaluation, info
-    encoder = goal_space = None
-    threshold = None
-    if variant.obs == "latent":
-        path = params.paths.encoders / variant.encoder
-        try:
-            encoder = load_encoder(path, device=device)
-        except FileNotFoundError as exc:
-            raise RunError(f"variant needs encoder {variant.encoder!r}: {exc}") from None
-        check_encoder(encoder, params, path)
-        if variant.prior_goal_fraction > 0 and encoder.name != "vae":
-            raise RunError(f"prior_goal_fraction needs a vae encoder; {variant.encoder!r} is {encoder.name!r}")
-        if variant.goal_mode == "latent":
-            if not params.env.has_object:
-                raise RunError(f"goal_mode: latent needs a task with an object; {params.env.id} has none")
-            try:
-                spaces = params.paths.goal_spaces / variant.encoder
-                goal_space = load_goal_space(variant.goal_space, spaces, encoder.latent_dim)
-            except (FileNotFoundError, ValueError) as exc:
-                raise RunError(
-                    f"variant needs goal space {variant.goal_space!r} of {variant.encoder!r}: {exc}"
-                ) from None
-            threshold = variant.latent_threshold
-            if threshold == "auto":
-                threshold = calibrate_latent_threshold(params.env, encoder, goal_space=goal_space)
-            info["latent_threshold"] = float(threshold)
-            info["goal_space"] = variant.goal_space
-    render = variant.obs in ("latent", "pixel")
-    n_eval = min(pol.eval_episodes, 4)
-    train = GoalObsVecEnv(
-        make_fetch_vec_env(params.env, pol.n_envs, render, pol.vec_env), variant, encoder, threshold, seed, goal_space
-    )
-    evaluation = GoalObsVecEnv(
-        make_fetch_vec_env(params.env, n_eval, render, pol.vec_env), variant, encoder, threshold, seed + 1, goal_space
-    )
-    return train, evaluation, info
-
-
-def build_model(
-    variant: VariantConfig,
-    env: VecEnv,
-    seed: int,
-    device: str,
-    tb_dir: Path,
-    overlap: bool = False,
-    has_object: bool = True,
-) -> OffPolicyAlgorithm:
-    """SB3 / sb3-contrib ``variant.algo`` with HER for a state/latent variant (pixel variants:
-    :mod:`pipeline.policy.pixel`), inputs normalised inside the networks, optional scripted warm-up.
-
-    :param overlap: when ``env`` steps in worker processes, run each update while they step
-        (:class:`~pipeline.policy.overlap.Overlapped`; ignored for in-process envs and pixel variants)
-    :param has_object: the task has an object to push (else the scripted warm-up reaches for the goal)
-    """
-    if variant.obs == "pixel":
-        from pipeline.policy.pixel import build_pixel_model
-
-        model = build_pixel_model(variant, env, seed, device, tb_dir)
-        source = lambda: model._last_obs  # noqa: E731  (pixel observations carry proprio and the simulator goals)
-    else:
-        sac = variant.sac
-        overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
-        extractor = {
-            "features_extractor_class": VectorInputs,
-            "features_extractor_kwargs": {"keys": variant.input_keys(), "normalize": variant.normalize},
-        }
-        model = algo_class(variant.algo, overlap)(
-            "MultiInputPolicy",
-            env,
-            learning_rate=sac.learning_rate,
-            buffer_size=sac.buffer_size,
-            batch_size=sac.batch_size,
-            gamma=sac.gamma,
-            tau=sac.tau,
-            learning_starts=sac.learning_starts,
-            train_freq=sac.train_freq,
-            gradient_steps=sac.gradient_steps,
-            replay_buffer_class=PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer,
-            replay_buffer_kwargs={
-                "n_sampled_goal": variant.her.n_sampled_goal,
-                "goal_selection_strategy": variant.her.goal_selection_strategy,
-                **({"prior_share": variant.prior_share} if variant.prior_data else {}),
-            },
-            policy_kwargs={"net_arch": list(sac.net_arch), **extractor},
-            tensorboard_log=str(tb_dir),
-            seed=seed,
-            device=device,
-            verbose=0,
-            **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
-        )
-        if overlap:
-            env.before_wait = model.run_pending_train
-        source = getattr(env, "raw_observations", None)
-    if variant.sac.target_clip:
-        clip_critic_targets(model, variant.sac.gamma)
-    if variant.warmup == "scripted":
-        model.warmup_actions = scripted_warmup(source, variant.warmup_noise, has_object, seed)
-    return model
 
 
 class EvalCheckpointCallback(BaseCallback):
@@ -244,63 +93,57 @@ def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
-def seed_prior(params: Params, variant: VariantConfig, env: VecEnv, model: OffPolicyAlgorithm, resumed: bool) -> dict:
-    """Load the dataset's episodes into the replay buffer (once: a resumed buffer already holds them)."""
-    buf = model.replay_buffer
-    if resumed:
-        info = {"prior_policy": dict(open_dataset(params.paths.dataset).attrs).get("policy")}
-    else:
-        obs, actions, info = prior_observations(
-            params.paths.dataset, variant, params.env, getattr(env, "encoder", None), variant.prior_episodes
-        )
-        reward = lambda a, d, infos: env.env_method("compute_reward", a, d, infos, indices=[0])[0]  # noqa: E731
-        buf.prior_rows[0] = seed_replay(buf, obs, actions, reward) // buf.n_envs
-    return {**info, "prior_transitions": int(buf.prior_rows[0]) * buf.n_envs}
-
-
-def train_policy(params: Params, variant_name: str, seed: int, progress: bool = True) -> dict[str, Any]:
-    """Train one variant with one seed; writes ``eval.csv``, ``metrics.json``, ``summary.json``, checkpoints, logs."""
-    pol = params.policy
-    if variant_name not in pol.variants:
-        raise RunError(f"unknown variant {variant_name!r}; defined in policy.variants: {sorted(pol.variants)}")
-    variant = pol.variants[variant_name]
-    device = resolve_device(pol.device)
-    run_dir = params.paths.runs / variant_name / str(seed)
+def train_policy(
+    env_cfg: EnvConfig,
+    policy: PolicyConfig,
+    variant_name: str,
+    seed: int,
+    paths: PolicyPaths,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train variant ``policy.variants[variant_name]`` with one seed on the task ``env_cfg``; writes ``eval.csv``,
+    ``metrics.json``, ``summary.json`` (``paths.runs``), checkpoints and TensorBoard logs (see :class:`PolicyPaths`).
+    """
+    if variant_name not in policy.variants:
+        raise RunError(f"unknown variant {variant_name!r}; defined in policy.variants: {sorted(policy.variants)}")
+    variant = policy.variants[variant_name]
+    device = resolve_device(policy.device)
+    run_dir = paths.runs / variant_name / str(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if pol.cpu_threads:
-        torch.set_num_threads(pol.cpu_threads)
+    if policy.cpu_threads:
+        torch.set_num_threads(policy.cpu_threads)
     torch.manual_seed(seed)
-    train_env, eval_env, info = build_envs(params, variant, seed, device)
+    train_env, eval_env, info = build_envs(env_cfg, policy, variant, seed, device, paths)
     model = build_model(
         variant,
         train_env,
         seed,
         device,
-        params.paths.logs / "policy",
-        overlap=pol.overlap_updates,
-        has_object=params.env.has_object,
+        paths.logs / "policy",
+        overlap=policy.overlap_updates,
+        has_object=env_cfg.has_object,
     )
-    ckpt = params.paths.checkpoints / "policy" / variant_name / str(seed)
+    ckpt = paths.checkpoints / "policy" / variant_name / str(seed)
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
     fp = {
-        "env": params.env.model_dump(mode="json"),
+        "env": env_cfg.model_dump(mode="json"),
         "variant": variant.model_dump(mode="json"),
-        "n_envs": pol.n_envs,
+        "n_envs": policy.n_envs,
         "seed": seed,
-        "eval_every": pol.eval_every,
-        "eval_episodes": pol.eval_episodes,
-        "overlap_updates": pol.overlap_updates,
-        "vec_env": pol.vec_env,
+        "eval_every": policy.eval_every,
+        "eval_episodes": policy.eval_episodes,
+        "overlap_updates": policy.overlap_updates,
+        "vec_env": policy.vec_env,
         "architecture": state_signature(model.policy.state_dict()),
     }
     state = load_checkpoint(model, ckpt, fp)
     if variant.prior_data:
-        info.update(seed_prior(params, variant, train_env, model, resumed=state is not None))
+        info.update(seed_prior(env_cfg, variant, train_env, model, state is not None, paths.dataset))
     start = model.num_timesteps
     if state and progress:
         print(f"policy: resuming {variant_name}/{seed} from step {start}")
     callback = EvalCheckpointCallback(
-        eval_env, run_dir, ckpt, pol.eval_every, pol.eval_episodes, {**info, "fingerprint": fp}
+        eval_env, run_dir, ckpt, policy.eval_every, policy.eval_episodes, {**info, "fingerprint": fp}
     )
     if state:
         callback.last_step, callback.last = start, state.get("last_eval", {})
@@ -308,7 +151,7 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         callback.prior_wall, callback.prior_train = state.get("wall_seconds", 0.0), state.get("train_seconds", 0.0)
     write_eval_csv(run_dir / "eval.csv", callback.rows)
     callback.t0 = time.perf_counter()
-    remaining = max(pol.total_steps - start, 0)
+    remaining = max(policy.total_steps - start, 0)
     if remaining:
         model.learn(
             remaining,
@@ -321,8 +164,8 @@ def train_policy(params: Params, variant_name: str, seed: int, progress: bool = 
         callback.init_callback(model)
         callback.run_eval()
     timing = callback.timing()
-    if pol.rollout_episodes and variant.obs != "pixel":
-        rollout_gif(model, params.env, variant, eval_env, pol.rollout_episodes, run_dir / "rollout.gif")
+    if policy.rollout_episodes and variant.obs != "pixel":
+        rollout_gif(model, env_cfg, variant, eval_env, policy.rollout_episodes, run_dir / "rollout.gif")
     metrics: dict[str, Any] = {
         "final_success": callback.last["success"],
         "final_object_distance": callback.last["final_object_distance"],

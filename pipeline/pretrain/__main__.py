@@ -11,9 +11,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--encoder", required=True, help=" | ".join(ENCODER_NAMES))
     args = parser.parse_args(argv)
-    from pipeline.pretrain.train import PretrainError, pretrain_encoder
+    from pipeline.pretrain.train import PretrainError, PretrainPaths, pretrain_encoder
 
-    run_stage(lambda: pretrain_encoder(load_params(args.params), args.encoder), (PretrainError,))
+    def body() -> None:
+        params = load_params(args.params)
+        pretrain_encoder(params.pretrain, args.encoder, PretrainPaths.of(params.paths, args.encoder))
+
+    run_stage(body, (PretrainError,))
 
 
 if __name__ == "__main__":

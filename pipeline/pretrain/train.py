@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -15,10 +16,10 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from tqdm import tqdm
 
 from pipeline.collect.dataset import DatasetError, open_dataset
-from pipeline.config import Params
 from pipeline.encoders import load_encoder, save_encoder
 from pipeline.io import partial_path, publish, remove, state_signature, write_json
 from pipeline.nets import frames_to_tensor
+from pipeline.pretrain.config import PretrainConfig
 from pipeline.pretrain.data import FrameDataModule
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
 from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
@@ -26,6 +27,9 @@ from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
 from pipeline.pretrain.registry import ENCODERS, build_encoder, encoder_section
 from pipeline.quiet import quiet_lightning
+
+if TYPE_CHECKING:
+    from pipeline.config import PathsConfig
 
 quiet_lightning()
 
@@ -38,13 +42,33 @@ class PretrainError(ValueError):
     """The pretrain stage cannot run (unknown encoder, bad dataset, bad weights file)."""
 
 
-def fingerprint(params: Params, name: str, dataset: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PretrainPaths:
+    """What pretraining one encoder reads and writes."""
+
+    dataset: Path
+    """the collect stage's zarr dataset (read)"""
+    encoder: Path
+    """this encoder's artifact folder (written atomically)"""
+    checkpoints: Path
+    """this encoder's resumable training state"""
+    logs: Path
+    """this run's TensorBoard folder"""
+
+    @classmethod
+    def of(cls, paths: PathsConfig, name: str) -> PretrainPaths:
+        """The folders of ``name`` under ``paths``, laid out as ``dvc.yaml`` names them."""
+        return cls(
+            paths.dataset, paths.encoders / name, paths.checkpoints / "pretrain" / name, paths.logs / "pretrain" / name
+        )
+
+
+def fingerprint(pre: PretrainConfig, name: str, dataset: Path) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the encoder block, shared knobs, and the dataset."""
-    pre = params.pretrain
     attrs = dict(open_dataset(dataset).attrs)
     return {
         "encoder": name,
-        "block": encoder_section(name, pre).model_dump(mode="json"),
+        "block": encoder_section(name, getattr(pre, name, None)).model_dump(mode="json"),
         "batch_size": pre.batch_size,
         "lr_schedule": pre.lr_schedule,
         "val_fraction": pre.val_fraction,
@@ -105,9 +129,8 @@ def probe(
     )
 
 
-def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Trainer:
-    pre = params.pretrain
-    logger = TensorBoardLogger(str(params.paths.logs), name="pretrain", version=name)
+def _trainer(pre: PretrainConfig, ckpt_dir: Path, log_dir: Path, progress: bool) -> pl.Trainer:
+    logger = TensorBoardLogger(str(log_dir.parent), name="", version=log_dir.name)  # logs in exactly ``log_dir``
     # ``last.ckpt`` every few optimiser steps, so an interrupted run loses little
     ckpt = ModelCheckpoint(
         dirpath=str(ckpt_dir),
@@ -133,12 +156,12 @@ def _trainer(params: Params, name: str, ckpt_dir: Path, progress: bool) -> pl.Tr
     )
 
 
-def pretrain_encoder(params: Params, name: str, progress: bool = True) -> EncoderMetrics:
-    """Train (or build, when not trainable: ``frozen``) encoder ``name``; write ``paths.encoders/name/`` atomically."""
+def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bool = True) -> EncoderMetrics:
+    """Train (or build, when not trainable: ``frozen``) encoder ``name`` with its block ``pre.<name>`` and the
+    shared settings of ``pre``; probe it; write ``paths.encoder`` atomically."""
     if name not in ENCODERS:
         raise PretrainError(f"unknown encoder {name!r}; allowed: {', '.join(ENCODERS)}")
     spec = ENCODERS[name]
-    pre, paths = params.pretrain, params.paths
     try:
         dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers)
     except DatasetError as exc:
@@ -148,16 +171,16 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> Encode
     if pre.cpu_threads:
         torch.set_num_threads(pre.cpu_threads)
     pl.seed_everything(pre.seed, workers=True, verbose=False)
-    block = encoder_section(name, pre)
-    ckpt_dir = paths.checkpoints / "pretrain" / name
+    block = encoder_section(name, getattr(pre, name, None))  # its block of ``pre`` (None: the encoder's defaults)
+    ckpt_dir = paths.checkpoints
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}
     if spec.trainable:
         label_stats = compute_label_stats(
             dm.data.arrays["object_pos"][dm.train_idx], dm.data.arrays["gripper_pos"][dm.train_idx]
         )
-        lit = build_lit_module(name, pre, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
-        fp = {**fingerprint(params, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
+        lit = build_lit_module(name, block, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
+        fp = {**fingerprint(pre, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         fp_file = ckpt_dir / "fingerprint.json"
         resume = ckpt_dir / "last.ckpt"
         if resume.exists() and (not fp_file.exists() or json.loads(fp_file.read_text()) != fp):
@@ -165,7 +188,7 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> Encode
             remove(ckpt_dir)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         write_json(fp_file, fp)
-        trainer = _trainer(params, name, ckpt_dir, progress)
+        trainer = _trainer(pre, ckpt_dir, paths.logs, progress)
         if resume.exists() and progress:
             print(f"pretrain {name}: resuming from {resume}")
         trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
@@ -178,11 +201,11 @@ def pretrain_encoder(params: Params, name: str, progress: bool = True) -> Encode
         }
     else:
         try:
-            net = build_encoder(name, pre, size)
+            net = build_encoder(name, block, size)
         except (ValueError, FileNotFoundError) as exc:
             raise PretrainError(f"pretrain.{name}: {exc}") from None
     train_s = time.perf_counter() - t0
-    out = paths.encoders / name
+    out = paths.encoder
     tmp = partial_path(out)
     remove(tmp)
     save_encoder(net, name, block.model_dump(mode="json"), size, attrs["camera"], attrs["env_id"], tmp)

@@ -1,0 +1,203 @@
+"""What one policy run is built from: its paths, its envs, its model, and replay seeded from the dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from pipeline.collect.dataset import open_dataset
+from pipeline.encoders import LoadedEncoder, load_encoder
+from pipeline.envs import EnvConfig
+from pipeline.goalspace import load_goal_space
+from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
+from pipeline.policy.config import PolicyConfig, VariantConfig
+from pipeline.policy.normalize import VectorInputs
+from pipeline.policy.overlap import uses_worker_processes
+from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
+from pipeline.policy.vecenv import GoalObsVecEnv, calibrate_latent_threshold, make_fetch_vec_env
+from pipeline.policy.warmup import scripted_warmup
+
+if TYPE_CHECKING:
+    from pipeline.config import PathsConfig
+
+
+class RunError(ValueError):
+    """A policy run cannot start (unknown variant, missing or mismatched encoder)."""
+
+
+@dataclass(frozen=True)
+class PolicyPaths:
+    """Where a policy run reads (``dataset``, ``encoders``, ``goal_spaces``) and writes (``runs/<variant>/<seed>``,
+    ``checkpoints/policy/<variant>/<seed>``, TensorBoard logs under ``logs/policy``)."""
+
+    dataset: Path
+    encoders: Path
+    goal_spaces: Path
+    runs: Path
+    checkpoints: Path
+    logs: Path
+
+    @classmethod
+    def of(cls, paths: PathsConfig) -> PolicyPaths:
+        """The ``paths`` section's folders of these names."""
+        return cls(paths.dataset, paths.encoders, paths.goal_spaces, paths.runs, paths.checkpoints, paths.logs)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> cuda when present, else cpu."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def check_encoder(encoder: LoadedEncoder, env_cfg: EnvConfig, path: Path) -> None:
+    """The encoder must have been trained on frames like the ones this env renders."""
+    problems = []
+    if encoder.image_size != env_cfg.image_size:
+        problems.append(f"image size {encoder.image_size} != env.image_size {env_cfg.image_size}")
+    if encoder.camera != env_cfg.camera_dict():
+        problems.append(f"camera {encoder.camera} != env camera {env_cfg.camera_dict()}")
+    if encoder.env_id != env_cfg.id:
+        problems.append(f"env id {encoder.env_id} != env.id {env_cfg.id}")
+    if problems:
+        raise RunError(
+            f"encoder {path} does not match this env: "
+            + "; ".join(problems)
+            + " (re-run pretrain with these env params)"
+        )
+
+
+def build_envs(
+    env_cfg: EnvConfig, policy: PolicyConfig, variant: VariantConfig, seed: int, device: str, paths: PolicyPaths
+) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
+    """Training and evaluation envs for a variant (plus facts for metrics); reads its encoder and goal space."""
+    info: dict[str, Any] = {}
+    if variant.obs == "pixel":
+        from pipeline.policy.pixel import build_pixel_envs
+
+        train, evaluation = build_pixel_envs(
+            env_cfg, variant, policy.n_envs, min(policy.eval_episodes, 4), policy.vec_env
+        )
+        return train, evaluation, info
+    encoder = goal_space = None
+    threshold = None
+    if variant.obs == "latent":
+        path = paths.encoders / variant.encoder
+        try:
+            encoder = load_encoder(path, device=device)
+        except FileNotFoundError as exc:
+            raise RunError(f"variant needs encoder {variant.encoder!r}: {exc}") from None
+        check_encoder(encoder, env_cfg, path)
+        if variant.prior_goal_fraction > 0 and encoder.name != "vae":
+            raise RunError(f"prior_goal_fraction needs a vae encoder; {variant.encoder!r} is {encoder.name!r}")
+        if variant.goal_mode == "latent":
+            if not env_cfg.has_object:
+                raise RunError(f"goal_mode: latent needs a task with an object; {env_cfg.id} has none")
+            try:
+                spaces = paths.goal_spaces / variant.encoder
+                goal_space = load_goal_space(variant.goal_space, spaces, encoder.latent_dim)
+            except (FileNotFoundError, ValueError) as exc:
+                raise RunError(
+                    f"variant needs goal space {variant.goal_space!r} of {variant.encoder!r}: {exc}"
+                ) from None
+            threshold = variant.latent_threshold
+            if threshold == "auto":
+                threshold = calibrate_latent_threshold(env_cfg, encoder, goal_space=goal_space)
+            info["latent_threshold"] = float(threshold)
+            info["goal_space"] = variant.goal_space
+    render = variant.obs in ("latent", "pixel")
+    n_eval = min(policy.eval_episodes, 4)
+    train = GoalObsVecEnv(
+        make_fetch_vec_env(env_cfg, policy.n_envs, render, policy.vec_env),
+        variant,
+        encoder,
+        threshold,
+        seed,
+        goal_space,
+    )
+    evaluation = GoalObsVecEnv(
+        make_fetch_vec_env(env_cfg, n_eval, render, policy.vec_env), variant, encoder, threshold, seed + 1, goal_space
+    )
+    return train, evaluation, info
+
+
+def build_model(
+    variant: VariantConfig,
+    env: VecEnv,
+    seed: int,
+    device: str,
+    tb_dir: Path,
+    overlap: bool = False,
+    has_object: bool = True,
+) -> OffPolicyAlgorithm:
+    """SB3 / sb3-contrib ``variant.algo`` with HER for a state/latent variant (pixel variants:
+    :mod:`pipeline.policy.pixel`), inputs normalised inside the networks, optional scripted warm-up.
+
+    :param overlap: when ``env`` steps in worker processes, run each update while they step
+        (:class:`~pipeline.policy.overlap.Overlapped`; ignored for in-process envs and pixel variants)
+    :param has_object: the task has an object to push (else the scripted warm-up reaches for the goal)
+    """
+    if variant.obs == "pixel":
+        from pipeline.policy.pixel import build_pixel_model
+
+        model = build_pixel_model(variant, env, seed, device, tb_dir)
+        source = lambda: model._last_obs  # noqa: E731  (pixel observations carry proprio and the simulator goals)
+    else:
+        sac = variant.sac
+        overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
+        extractor = {
+            "features_extractor_class": VectorInputs,
+            "features_extractor_kwargs": {"keys": variant.input_keys(), "normalize": variant.normalize},
+        }
+        model = algo_class(variant.algo, overlap)(
+            "MultiInputPolicy",
+            env,
+            learning_rate=sac.learning_rate,
+            buffer_size=sac.buffer_size,
+            batch_size=sac.batch_size,
+            gamma=sac.gamma,
+            tau=sac.tau,
+            learning_starts=sac.learning_starts,
+            train_freq=sac.train_freq,
+            gradient_steps=sac.gradient_steps,
+            replay_buffer_class=PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer,
+            replay_buffer_kwargs={
+                "n_sampled_goal": variant.her.n_sampled_goal,
+                "goal_selection_strategy": variant.her.goal_selection_strategy,
+                **({"prior_share": variant.prior_share} if variant.prior_data else {}),
+            },
+            policy_kwargs={"net_arch": list(sac.net_arch), **extractor},
+            tensorboard_log=str(tb_dir),
+            seed=seed,
+            device=device,
+            verbose=0,
+            **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
+        )
+        if overlap:
+            env.before_wait = model.run_pending_train
+        source = getattr(env, "raw_observations", None)
+    if variant.sac.target_clip:
+        clip_critic_targets(model, variant.sac.gamma)
+    if variant.warmup == "scripted":
+        model.warmup_actions = scripted_warmup(source, variant.warmup_noise, has_object, seed)
+    return model
+
+
+def seed_prior(
+    env_cfg: EnvConfig, variant: VariantConfig, env: VecEnv, model: OffPolicyAlgorithm, resumed: bool, dataset: Path
+) -> dict:
+    """Load the ``dataset``'s episodes into the replay buffer (once: a resumed buffer already holds them)."""
+    buf = model.replay_buffer
+    if resumed:
+        info = {"prior_policy": dict(open_dataset(dataset).attrs).get("policy")}
+    else:
+        obs, actions, info = prior_observations(
+            dataset, variant, env_cfg, getattr(env, "encoder", None), variant.prior_episodes
+        )
+        reward = lambda a, d, infos: env.env_method("compute_reward", a, d, infos, indices=[0])[0]  # noqa: E731
+        buf.prior_rows[0] = seed_replay(buf, obs, actions, reward) // buf.n_envs
+    return {**info, "prior_transitions": int(buf.prior_rows[0]) * buf.n_envs}

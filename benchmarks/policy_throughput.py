@@ -73,6 +73,8 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
     """The three agents, same SAC settings."""
     return {
         "state": VariantConfig(obs="state", sac=sac),
+        # like with like: the state agent with its envs in worker processes and overlapped updates, as latent runs
+        "state_subproc": VariantConfig(obs="state", sac=sac),
         "latent": VariantConfig(
             obs="latent", encoder="vae", goal_mode="vector", proprio=True, frame_stack=latent_frame_stack, sac=sac
         ),
@@ -128,8 +130,16 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="+",
-        default=["state", "latent", "latent_inproc", "pixel"],
-        choices=["state", "latent", "latent_inproc", "pixel", "pixel_manip_shared", "pixel_manip_ss_critic"],
+        default=["state", "state_subproc", "latent", "latent_inproc", "pixel"],
+        choices=[
+            "state",
+            "state_subproc",
+            "latent",
+            "latent_inproc",
+            "pixel",
+            "pixel_manip_shared",
+            "pixel_manip_ss_critic",
+        ],
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument(
@@ -160,7 +170,12 @@ def main() -> None:
         learning_starts=args.learning_starts,
         buffer_size=args.buffer_size,
     )
-    steps = {"state": args.state_steps, "latent": args.latent_steps, "latent_inproc": args.latent_steps}
+    steps = {
+        "state": args.state_steps,
+        "state_subproc": args.state_steps,
+        "latent": args.latent_steps,
+        "latent_inproc": args.latent_steps,
+    }
     steps.update({n: args.pixel_steps for n in ("pixel", "pixel_manip_shared", "pixel_manip_ss_critic")})
     models: dict[str, Any] = {}
     envs: list[Any] = []
@@ -169,12 +184,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         params = make_params(Path(tmp), args.image_size, device)
         inproc = make_params(Path(tmp), args.image_size, device, vec_env="dummy")
+        subproc = make_params(Path(tmp), args.image_size, device, vec_env="subproc")
         if {"latent", "latent_inproc"} & set(args.variants):
             write_vae(params)
         specs = variants(sac, args.latent_frame_stack)
         for name in args.variants:  # build + untimed random phase and warm-up updates
             torch.manual_seed(args.seed)
-            run_params = inproc if name == "latent_inproc" else params
+            run_params = {"latent_inproc": inproc, "state_subproc": subproc}.get(name, params)
             train_env, eval_env, _ = build_envs(
                 run_params.env, run_params.policy, specs[name], args.seed, device, PolicyPaths.of(run_params.paths)
             )
@@ -221,7 +237,12 @@ def main() -> None:
     if "latent_inproc" in fps and "state" in fps:
         print(
             f"latent_inproc/state throughput: {fps['latent_inproc'] / fps['state']:.3f} "
-            f"(envs in this process, no overlap)"
+            f"(like with like: both in this process, SB3's strict loop)"
+        )
+    if "latent" in fps and "state_subproc" in fps:
+        print(
+            f"latent/state_subproc throughput: {fps['latent'] / fps['state_subproc']:.3f} "
+            f"(like with like: both in worker processes, overlapped updates)"
         )
     if "latent" in fps and "pixel" in fps:
         r = fps["latent"] / fps["pixel"]

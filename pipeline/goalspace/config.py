@@ -10,7 +10,7 @@ from pipeline.params import StrictModel
 class KeypointGoalConfig(StrictModel):
     """Object keypoints chosen without labels, from how keypoints move within and between episodes."""
 
-    count: int = Field(2, ge=1, le=64)
+    count: int = Field(1, ge=1, le=64)
     """keypoints kept: those whose positions vary most between episodes relative to within them"""
 
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+VISIBLE_MIN = 0.5
+"""a frame counts as showing the block when at least half of it is in sight (as the probes count it)"""
+
 
 @dataclass(frozen=True)
 class FitData:

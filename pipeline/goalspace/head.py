@@ -13,12 +13,10 @@ from torch import nn
 
 from pipeline.goalspace.base import GoalSpace
 from pipeline.goalspace.config import DistanceHeadConfig, GoalSpaceConfig
-from pipeline.goalspace.data import FitData
+from pipeline.goalspace.data import VISIBLE_MIN, FitData
 
 UNIT_M = 0.1
 """output units: distances of 1.0 are 10 cm of block distance"""
-VISIBLE_MIN = 0.5
-"""fit on frames where at least half the block is in sight (the latents cannot know where a hidden block is)"""
 
 
 class DistanceHeadNet(nn.Module):
@@ -81,7 +79,7 @@ class DistanceHeadGoalSpace(GoalSpace):
 
     @classmethod
     def fit(cls, cfg: GoalSpaceConfig, data: FitData) -> DistanceHeadGoalSpace:
-        seen = data.visible >= VISIBLE_MIN
+        seen = data.visible >= VISIBLE_MIN  # the latents cannot know where a hidden block is
         seen = seen if seen.sum() >= 2 else np.ones_like(seen)
         return cls(train_head(data.z[seen], data.object_pos[seen], cfg.distance_head, cfg.seed), cfg.distance_head)
 

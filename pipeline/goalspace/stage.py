@@ -13,12 +13,10 @@ from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.goalspace import GOAL_SPACES, GoalSpace
 from pipeline.goalspace.config import GoalSpaceConfig
-from pipeline.goalspace.data import FitData
+from pipeline.goalspace.data import VISIBLE_MIN, FitData
 from pipeline.io import partial_path, publish, remove, write_json
 from pipeline.pretrain.data import split_episodes
 
-VISIBLE_MIN = 0.5
-"""held-out pairs count when at least half the block is in sight in both frames (as the probes)"""
 KEYS = ("frames", "object_pos", "gripper_pos", "object_visible", "episode")
 
 

@@ -22,16 +22,16 @@ import pipeline  # noqa: F401  (MUJOCO_GL)
 from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import load_encoder
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.data import split_episodes
+from pipeline.pretrain.data import split_episodes, subsample
 from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe
-from pipeline.pretrain.train import PROBE_FRAMES, _subsample, encode_all
+from pipeline.pretrain.train import PROBE_FRAMES, encode_all
 
 
 def main() -> None:
     args, pre = parse_encoder_args(__doc__)
     a = load_dataset(args.dataset, ("frames", "object_pos", "object_visible", "episode")).arrays
     train, test = split_episodes(a["episode"], pre.val_fraction, pre.seed)
-    train, test = _subsample(train, PROBE_FRAMES), _subsample(test, PROBE_FRAMES)  # the frames the probe uses
+    train, test = subsample(train, PROBE_FRAMES), subsample(test, PROBE_FRAMES)  # the frames the probe uses
     seen = a["object_visible"][test] >= VISIBLE_MIN
     fit_on = train[a["object_visible"][train] >= VISIBLE_MIN]  # fit where the block is visible too, as the probe does
     full = test[a["object_visible"][test] >= 0.99]

@@ -15,13 +15,9 @@ from pipeline.goalspace import GOAL_SPACES, GoalSpace
 from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.goalspace.data import VISIBLE_MIN, FitData
 from pipeline.io import partial_path, publish, remove, write_json
-from pipeline.pretrain.data import split_episodes
+from pipeline.pretrain.data import split_episodes, subsample
 
 KEYS = ("frames", "object_pos", "gripper_pos", "object_visible", "episode")
-
-
-def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
-    return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
 
 
 def correlations(space: GoalSpace, z: np.ndarray, positions: dict[str, np.ndarray], pairs: int, seed: int):
@@ -43,8 +39,8 @@ def split_latents(
     score on), with the held-out block and gripper positions."""
     a = load_dataset(dataset, KEYS).arrays
     train, test = split_episodes(a["episode"], val_fraction, split_seed)
-    train = _subsample(train, max_frames)
-    test = _subsample(test[a["object_visible"][test] >= VISIBLE_MIN], max_frames)
+    train = subsample(train, max_frames)
+    test = subsample(test[a["object_visible"][test] >= VISIBLE_MIN], max_frames)
     data = FitData(
         z=encoder.encode(a["frames"][train]),
         episodes=a["episode"][train],

@@ -20,6 +20,11 @@ from pipeline.collect.dataset import RolloutData, load_dataset
 ARRAYS = ("frames", "object_pos", "gripper_pos", "object_visible", "episode", "step")
 
 
+def subsample(idx: np.ndarray, n: int) -> np.ndarray:
+    """At most ``n`` of the indices ``idx``, evenly spaced (all of them when there are no more than ``n``)."""
+    return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
+
+
 def split_episodes(episodes: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices of training and held-out episodes (at least one episode each when possible)."""
     ids = np.unique(episodes)

@@ -20,7 +20,7 @@ from pipeline.encoders import load_encoder, save_encoder
 from pipeline.io import partial_path, publish, remove, state_signature, write_json
 from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.config import PretrainConfig
-from pipeline.pretrain.data import FrameDataModule
+from pipeline.pretrain.data import FrameDataModule, subsample
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
 from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.pretrain.pictures import draw_pictures
@@ -77,10 +77,6 @@ def fingerprint(pre: PretrainConfig, name: str, dataset: Path) -> dict[str, Any]
     }
 
 
-def _subsample(idx: np.ndarray, n: int) -> np.ndarray:
-    return idx if len(idx) <= n else idx[np.linspace(0, len(idx) - 1, n).astype(int)]
-
-
 def encode_all(
     net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 256, desc: str | None = None
 ) -> np.ndarray:
@@ -106,7 +102,7 @@ def probe(
     :param label: show progress under this name (None: quiet)
     """
     a = dm.data.arrays
-    tr, te = _subsample(dm.train_idx, PROBE_FRAMES), _subsample(dm.val_idx, PROBE_FRAMES)
+    tr, te = subsample(dm.train_idx, PROBE_FRAMES), subsample(dm.val_idx, PROBE_FRAMES)
     desc = None if label is None else f"probe {label}: encode"
     z_tr, z_te = (
         encode_all(net, a["frames"][tr], device, desc=desc),
@@ -224,7 +220,7 @@ def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progr
         random_gripper_mm=rand.probe_gripper_mm,
         random_object_mlp_mm=rand.probe_object_mlp_mm,
     )
-    sample = dm.data.arrays["frames"][_subsample(dm.val_idx, 6)]
+    sample = dm.data.arrays["frames"][subsample(dm.val_idx, 6)]
     net_cpu = loaded.net.to("cpu")
     draw_pictures(name, net_cpu, sample, tmp)
     write_json(tmp / "metrics.json", metrics.to_metrics())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe, probe_report, select_alpha
+from pipeline.pretrain.probe import VISIBLE_MIN, fit_probe, probe_report, ridge_readout, select_alpha
 
 
 def positions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -24,6 +24,17 @@ def test_exact_latents_give_zero_error() -> None:
     assert r.probe_object_r2 > 0.999999 and r.probe_gripper_r2 > 0.999999
     assert r.mean_object_mm > 50 and r.mean_gripper_mm > 50
     assert abs(r.mean_object_r2) < 0.05
+
+
+def test_ridge_readout_predicts_what_fit_probe_scores() -> None:
+    rng = np.random.default_rng(3)
+    obj, grip = positions(600, rng)
+    lat = np.concatenate([obj, grip], axis=1) @ rng.normal(size=(6, 12)) + rng.normal(0, 0.01, (600, 12))  # (N, 12)
+    pred = ridge_readout(lat[:500], obj[:500], lat[500:], alpha=0.1)
+    assert pred.shape == (100, 3)
+    rmse_mm = 1000 * np.sqrt(((pred - obj[500:]) ** 2).sum(axis=1).mean())
+    assert rmse_mm == pytest.approx(fit_probe(lat[:500], obj[:500], lat[500:], obj[500:], alpha=0.1)["rmse_mm"])
+    assert rmse_mm < 20  # the positions are read out, not the mean (~100 mm off)
 
 
 def test_noise_latents_match_mean_predictor() -> None:

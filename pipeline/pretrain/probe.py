@@ -98,6 +98,11 @@ def _ridge_predictions(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alphas: tup
     ]  # (M, D) @ (D, T) -> (M, T)
 
 
+def ridge_readout(x: np.ndarray, y: np.ndarray, xt: np.ndarray, alpha: float) -> np.ndarray:
+    """Predictions ``(M, T)`` for latents ``xt`` ``(M, D)`` of a ridge probe fitted on ``x`` ``(N, D)`` -> ``y``."""
+    return _ridge_predictions(as_2d(x, "x"), as_2d(y, "y"), as_2d(xt, "xt"), (alpha,))[0]
+
+
 def fit_probe(
     train_latents: np.ndarray,
     train_targets: np.ndarray,

@@ -184,3 +184,46 @@ def test_no_simulator_label_reaches_latent_goal_inputs_or_rewards(tmp_path: Path
         assert np.array_equal(r1, r2) and np.array_equal(h1, h2)
         assert all(np.array_equal(a[k], b[k]) for a, b in zip(t1, t2) for k in a)
     assert clean[1][0]["desired_goal"].shape == (2, goal.dim)
+
+
+def test_obs_space_stacks_projected_latents(tmp_path: Path) -> None:
+    """``obs_space``: the observation stacks the goal-space projection of each frame's latent, terminal ones too."""
+    params = Params.model_validate(tiny_params_dict(tmp_path))
+    enc = load_encoder(spatial_encoder(params), device="cpu")
+    space = KeypointGoalSpace(8, 4, np.array([1, 2]))
+    actions = np.random.default_rng(1).uniform(-1, 1, (params.env.max_episode_steps + 3, 2, 4)).astype(np.float32)
+    traces = []
+    for obs_space in ("latent", "keypoints"):
+        variant = VariantConfig(obs="latent", encoder="spatial_ae", frame_stack=2, obs_space=obs_space)
+        raw = make_fetch_vec_env(params.env, 2, render=True, kind="dummy")
+        env = GoalObsVecEnv(raw, variant, enc, seed=3, obs_space=space if obs_space == "keypoints" else None)
+        env.seed(5)
+        trace = [env.reset()["observation"]]
+        for a in actions:  # crosses an episode end
+            obs, _, dones, infos = env.step(a)
+            trace += [
+                obs["observation"],
+                *[infos[i]["terminal_observation"]["observation"][None] for i in np.flatnonzero(dones)],
+            ]
+        traces.append(trace)
+        assert env.observation_space["observation"].shape == (
+            2 * (enc.latent_dim if obs_space == "latent" else space.dim) + 10,
+        )
+        env.close()
+    L, G = enc.latent_dim, space.dim
+    assert len(traces[0]) == len(traces[1]) > params.env.max_episode_steps
+    for whole, seen in zip(*traces):
+        assert seen.shape[1] == 2 * G + 10
+        np.testing.assert_array_equal(seen[:, :G], space.project(whole[:, :L]))  # older frame
+        np.testing.assert_array_equal(seen[:, G : 2 * G], space.project(whole[:, L : 2 * L]))  # newest frame
+        np.testing.assert_array_equal(seen[:, 2 * G :], whole[:, 2 * L :])  # proprio
+
+
+def test_obs_space_needs_latent_obs_and_no_prior_data() -> None:
+    with pytest.raises(ValueError, match="obs_space: keypoints needs obs: latent"):
+        VariantConfig(obs="proprio", obs_space="keypoints")
+    with pytest.raises(ValueError, match="prior_data"):
+        VariantConfig(obs="latent", encoder="supervised", obs_space="distance_head", prior_data=True)
+    v = VariantConfig(obs="latent", encoder="supervised", obs_space="distance_head")
+    assert v.fitted_spaces() == {"distance_head"}
+    assert VariantConfig(obs="latent", encoder="supervised").fitted_spaces() == set()

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from pipeline.config import Params
-from pipeline.policy.config import VariantConfig
+from pipeline.policy.config import PolicyConfig, VariantConfig
+from pipeline.policy.inputs import variant_inputs
 from pipeline.policy.train import build_model
 
 from .test_policy import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
@@ -104,3 +105,19 @@ def test_inputs_must_be_distinct_and_not_empty() -> None:
         VariantConfig(obs="state", inputs=[])
     with pytest.raises(ValueError, match="at most once"):
         VariantConfig(obs="state", inputs=["observation", "observation"])
+
+
+@pytest.mark.parametrize("key", ["goal", "obs"])
+def test_variants_reading_fitted_goal_spaces_hash_them(tmp_path: Path, key: str) -> None:
+    (tmp_path / "enc" / "supervised").mkdir(parents=True)
+    (tmp_path / "enc" / "supervised" / "encoder.json").write_text("{}")
+    (tmp_path / "gs" / "supervised").mkdir(parents=True)
+    (tmp_path / "gs" / "supervised" / "keypoints.json").write_text("{}")
+    extra = {"goal_mode": "latent", "goal_space": "keypoints"} if key == "goal" else {"obs_space": "keypoints"}
+    variants = {
+        "v": VariantConfig(obs="latent", encoder="supervised", **extra),
+        "plain": VariantConfig(obs="latent", encoder="supervised"),
+    }
+    policy = PolicyConfig(variants=variants, run=["v"])
+    read = lambda name: variant_inputs(policy, name, tmp_path / "enc", tmp_path / "data", tmp_path / "gs")  # noqa: E731
+    assert read("v")["goal_spaces_sha256"] is not None and read("plain")["goal_spaces_sha256"] is None

@@ -14,7 +14,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.collect.dataset import open_dataset
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.envs import EnvConfig
-from pipeline.goalspace import load_goal_space
+from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.config import PolicyConfig, VariantConfig
 from pipeline.policy.normalize import VectorInputs
@@ -71,6 +71,17 @@ def check_encoder(encoder: LoadedEncoder, env_cfg: EnvConfig, path: Path) -> Non
         )
 
 
+def fitted_space(name: str, encoder: str, latent_dim: int, goal_spaces: Path) -> GoalSpace:
+    """The goal space ``name`` fitted for ``encoder`` by the goal_space stage (``goal_spaces/<encoder>``)."""
+    try:
+        return load_goal_space(name, goal_spaces / encoder, latent_dim)
+    except (FileNotFoundError, ValueError) as exc:
+        raise RunError(
+            f"variant needs goal space {name!r} of {encoder!r}: {exc} (run python -m pipeline.goalspace --encoder "
+            f"{encoder})"
+        ) from None
+
+
 def build_envs(
     env_cfg: EnvConfig, policy: PolicyConfig, variant: VariantConfig, seed: int, device: str, paths: PolicyPaths
 ) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
@@ -83,7 +94,7 @@ def build_envs(
             env_cfg, variant, policy.n_envs, min(policy.eval_episodes, 4), policy.vec_env
         )
         return train, evaluation, info
-    encoder = goal_space = None
+    encoder = goal_space = obs_space = None
     threshold = None
     if variant.obs == "latent":
         path = paths.encoders / variant.encoder
@@ -97,18 +108,15 @@ def build_envs(
         if variant.goal_mode == "latent":
             if not env_cfg.has_object:
                 raise RunError(f"goal_mode: latent needs a task with an object; {env_cfg.id} has none")
-            try:
-                spaces = paths.goal_spaces / variant.encoder
-                goal_space = load_goal_space(variant.goal_space, spaces, encoder.latent_dim)
-            except (FileNotFoundError, ValueError) as exc:
-                raise RunError(
-                    f"variant needs goal space {variant.goal_space!r} of {variant.encoder!r}: {exc}"
-                ) from None
+            goal_space = fitted_space(variant.goal_space, variant.encoder, encoder.latent_dim, paths.goal_spaces)
             threshold = variant.latent_threshold
             if threshold == "auto":
                 threshold = calibrate_latent_threshold(env_cfg, encoder, goal_space=goal_space)
             info["latent_threshold"] = float(threshold)
             info["goal_space"] = variant.goal_space
+        if variant.obs_space != "latent":
+            obs_space = fitted_space(variant.obs_space, variant.encoder, encoder.latent_dim, paths.goal_spaces)
+            info["obs_space"] = variant.obs_space
     render = variant.obs in ("latent", "pixel")
     n_eval = min(policy.eval_episodes, 4)
     train = GoalObsVecEnv(
@@ -118,9 +126,16 @@ def build_envs(
         threshold,
         seed,
         goal_space,
+        obs_space,
     )
     evaluation = GoalObsVecEnv(
-        make_fetch_vec_env(env_cfg, n_eval, render, policy.vec_env), variant, encoder, threshold, seed + 1, goal_space
+        make_fetch_vec_env(env_cfg, n_eval, render, policy.vec_env),
+        variant,
+        encoder,
+        threshold,
+        seed + 1,
+        goal_space,
+        obs_space,
     )
     return train, evaluation, info
 

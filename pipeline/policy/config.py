@@ -79,6 +79,10 @@ class VariantConfig(StrictModel):
     """latent goal mode: where goals are compared (``pipeline.goalspace``): ``latent`` (RIG: the whole latent, arm
     included), ``keypoints`` (the keypoints chosen without labels as the block's) or ``distance_head`` (an MLP
     trained with the block's positions at pretraining); fitted by the goal_space stage"""
+    obs_space: GoalSpaceName = "latent"
+    """latent variants: what of each frame's latent the networks see: ``latent`` (all of it) or its projection to
+    one of the encoder's fitted goal spaces (``keypoints``: the block keypoints chosen without labels;
+    ``distance_head``: the embedding trained with block positions), an object-centric observation"""
     latent_threshold: float | Literal["auto"] = "auto"
     """latent goal mode: success radius in latent space (``auto``: latent distance of a 5 cm object move)"""
     prior_goal_fraction: float = Field(0.0, ge=0, le=1)
@@ -124,6 +128,10 @@ class VariantConfig(StrictModel):
             raise ValueError("goal_mode: latent needs obs: latent")
         if self.goal_space != "latent" and self.goal_mode != "latent":
             raise ValueError(f"goal_space: {self.goal_space} needs goal_mode: latent")
+        if self.obs_space != "latent" and self.obs != "latent":
+            raise ValueError(f"obs_space: {self.obs_space} needs obs: latent")
+        if self.obs_space != "latent" and self.prior_data:
+            raise ValueError(f"obs_space: {self.obs_space} does not support prior_data (set obs_space: latent)")
         if self.obs == "pixel" and self.algo != "sac":
             raise ValueError(f"algo: {self.algo} is for state and latent variants; pixel variants use algo: sac")
         if self.obs == "pixel" and self.warmup == "scripted" and not self.proprio:
@@ -138,6 +146,11 @@ class VariantConfig(StrictModel):
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
             raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
         return self
+
+    def fitted_spaces(self) -> set[str]:
+        """The encoder's fitted goal spaces this variant reads (for its goals or its observation)."""
+        used = {self.goal_space if self.goal_mode == "latent" else "latent", self.obs_space}
+        return used - {"latent"}
 
     def input_keys(self) -> list[str]:
         """The observation keys the networks read (``inputs``, or the default for ``obs``)."""

@@ -1,7 +1,7 @@
 """``python -m pipeline.policy.inputs --variant NAME``: fingerprint what one policy variant reads besides params.
 
 A policy run reads one encoder (latent variants), with ``prior_data`` the dataset, and with a fitted goal space
-(``goal_space`` other than ``latent``) that encoder's goal spaces. DVC cannot list "the
+(``goal_space`` or ``obs_space`` other than ``latent``) that encoder's goal spaces. DVC cannot list "the
 encoder this variant names" as a dependency, so this small stage writes ``inputs/<variant>.json`` with the
 content hashes of exactly those inputs, and the policy runs depend on that file: changing one encoder reruns the
 runs that use it and leaves ``state`` and the blind controls alone. The file is rewritten at every run of this
@@ -54,7 +54,7 @@ def variant_inputs(
         out["encoder_sha256"] = tree_hash(path)
     if v.prior_data:
         out["dataset_sha256"] = tree_hash(dataset)
-    if v.goal_mode == "latent" and v.goal_space != "latent":
+    if v.fitted_spaces():
         path = goal_spaces / v.encoder
         if not path.is_dir():
             raise ParamsError(f"variant {variant!r} needs the goal spaces of {v.encoder!r}: {path} does not exist")

@@ -77,7 +77,7 @@ def rollout_gif(
         raise ValueError("rollout pictures are drawn for state, proprio and latent variants")
     env = GoalObsVecEnv(
         make_fetch_vec_env(env_cfg, 1, render=True, kind="dummy"), variant, like.encoder, like.threshold,
-        goal_space=like.goal_space,
+        goal_space=like.goal_space, obs_space=like.obs_space,
     )  # fmt: skip
     try:
         frames, successes = record_episodes(model, env, episodes)

@@ -108,6 +108,7 @@ class GoalObsVecEnv(VecEnvWrapper):
     :param latent_threshold: success radius in the goal space (latent goal mode)
     :param seed: seed of the prior-goal sampler and of the goal images' arm poses (reseeded by :meth:`seed`)
     :param goal_space: where latent goals are compared (default: the whole latent)
+    :param obs_space: the projection of each latent that the observation stacks (default: the whole latent)
     """
 
     def __init__(
@@ -118,8 +119,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         latent_threshold: float | None = None,
         seed: int = 0,
         goal_space: GoalSpace | None = None,
+        obs_space: GoalSpace | None = None,
     ) -> None:
-        self.variant, self.encoder = variant, encoder
+        self.variant, self.encoder, self.obs_space = variant, encoder, obs_space
         self.latent = variant.obs == "latent"
         if self.latent and encoder is None:
             raise ValueError("latent variants need an encoder")
@@ -130,8 +132,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         self.rng = np.random.default_rng(seed)
         raw = venv.observation_space
         self.k = variant.frame_stack if self.latent else 1
+        seen = (obs_space.dim if obs_space is not None else encoder.latent_dim) if self.latent else 0
         if self.latent:
-            obs_dim = self.k * encoder.latent_dim + (raw["proprio"].shape[0] if variant.proprio else 0)
+            obs_dim = self.k * seen + (raw["proprio"].shape[0] if variant.proprio else 0)
         else:
             obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
         goal_dim = goal_space.dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
@@ -141,7 +144,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         )
         super().__init__(venv, observation_space=space)
         n = venv.num_envs
-        self._stack = np.zeros((n, self.k, encoder.latent_dim if self.latent else 0), np.float32)
+        self._stack = np.zeros((n, self.k, seen), np.float32)  # what the observation stacks of each frame
         self._goal = np.zeros((n, goal_dim), np.float32)
         self._raw: dict[str, np.ndarray] = {}
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
@@ -154,6 +157,10 @@ class GoalObsVecEnv(VecEnvWrapper):
     # --- observation building -------------------------------------------------------------------
     def _encode(self, frames: np.ndarray) -> np.ndarray:
         return self.encoder.encode(frames) if len(frames) else np.zeros((0, self.encoder.latent_dim), np.float32)
+
+    def _seen(self, z: np.ndarray) -> np.ndarray:
+        """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""
+        return z if self.obs_space is None else np.asarray(self.obs_space.project(z), np.float32)
 
     def _new_goals(self, raw: dict[str, np.ndarray], envs: np.ndarray) -> None:
         """Set the latent goal of episodes that just started in ``envs``."""
@@ -209,7 +216,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         z = None
         if self.latent:
             z = self._encode(raw["pixels"])
-            self._stack[:] = z[:, None]
+            self._stack[:] = self._seen(z)[:, None]
         self._new_goals(raw, everyone)
         return self._assemble(self._stack, z, raw, self._goal)
 
@@ -233,13 +240,16 @@ class GoalObsVecEnv(VecEnvWrapper):
         for j, i in enumerate(done_idx):
             t_raw = {k: v[None] for k, v in terminal[j].items()}
             t_z = None if z_term is None else z_term[j][None]
-            t_stack = self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], t_z])[None]
+            t_stack = (
+                self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], self._seen(t_z)])[None]
+            )
             infos[i]["terminal_observation"] = {
                 k: v[0] for k, v in self._assemble(t_stack, t_z, t_raw, self._goal[i][None]).items()
             }
         if self.latent:
-            self._stack = np.concatenate([self._stack[:, 1:], z[:, None]], axis=1)  # (n, k, L) shift in newest
-            self._stack[done_idx] = z[done_idx, None]  # new episodes start with a repeated first latent
+            seen = self._seen(z)  # (n, L) or (n, G)
+            self._stack = np.concatenate([self._stack[:, 1:], seen[:, None]], axis=1)  # (n, k, .) shift in newest
+            self._stack[done_idx] = seen[done_idx, None]  # new episodes start with a repeated first latent
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, z, raw, self._goal)
         if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one

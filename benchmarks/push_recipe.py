@@ -56,6 +56,20 @@ CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
         },
         "control: proprio + both goals (the seed's Run 1), the recipe",
     ),
+    # an encoder stand-in: proprio + desired goal + the block position with a known error (object_estimate)
+    **{
+        f"estimate{name}": (
+            {"obs": "proprio", "object_estimate": est, "sac": {"learning_starts": 5000}},
+            f"control: proprio + desired goal + block position, {what}",
+        )
+        for name, est, what in [
+            ("0", {"std": 0.0}, "exact"),
+            ("10", {"std": 0.01}, "Gaussian error 10 mm per axis"),
+            ("25", {"std": 0.025}, "Gaussian error 25 mm per axis"),
+            # the supervised encoder on-policy (benchmarks/encoder_on_policy.py): median 13 mm, 11 % beyond 50 mm
+            ("_enc", {"std": 0.0085, "outliers": 0.12}, "8.5 mm per axis + 12 % misreads (10 cm per axis)"),
+        ]
+    },
     "pure_rl": (
         {"warmup": "random", "sac": {"learning_starts": 1000, "gradient_steps": 2}},
         "no demonstrations: 1 k random steps, 1 update per env step",

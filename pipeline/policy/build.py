@@ -117,6 +117,8 @@ def build_envs(
         if variant.obs_space != "latent":
             obs_space = fitted_space(variant.obs_space, variant.encoder, encoder.latent_dim, paths.goal_spaces)
             info["obs_space"] = variant.obs_space
+    if variant.object_estimate is not None and not env_cfg.has_object:
+        raise RunError(f"object_estimate needs a task with an object; {env_cfg.id} has none")
     render = variant.obs in ("latent", "pixel")
     n_eval = min(policy.eval_episodes, 4)
     train = GoalObsVecEnv(

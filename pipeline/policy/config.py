@@ -56,6 +56,19 @@ class HERConfig(StrictModel):
     """where relabelled goals come from"""
 
 
+class ObjectEstimateConfig(StrictModel):
+    """A stand-in for an encoder of known error: the simulator's block position, corrupted, appended to a ``proprio``
+    observation (a diagnostic control: how good must the block estimate be for the recipe to learn Push?)."""
+
+    std: float = Field(0.0, ge=0)
+    """std (metres) of the Gaussian noise added to each axis of the position, drawn anew every step"""
+    outliers: float = Field(0.0, ge=0, le=1)
+    """per-step probability of a gross error instead: a horizontal offset of ``outlier_std`` per axis (the misreads
+    an encoder makes while the arm hides the block)"""
+    outlier_std: float = Field(0.1, ge=0)
+    """std (metres) of a gross error's x and y offsets"""
+
+
 class VariantConfig(StrictModel):
     """One agent of the comparison."""
 
@@ -111,6 +124,9 @@ class VariantConfig(StrictModel):
     """at most this many dataset episodes (default: all)"""
     prior_share: float | None = Field(None, ge=0, le=1)
     """fixed share of every batch drawn from the prior episodes (RLPD: 0.5); default: uniform over all data"""
+    object_estimate: ObjectEstimateConfig | None = None
+    """``proprio`` variants: append the block position with this error model to the observation (diagnostic:
+    an encoder stand-in whose error is set by hand; default none)"""
     sac: SACConfig = Field(default_factory=SACConfig)
     """hyperparameters of the algorithm"""
     her: HERConfig = Field(default_factory=HERConfig)
@@ -143,6 +159,8 @@ class VariantConfig(StrictModel):
             )
         if (self.prior_share is not None or self.prior_episodes is not None) and not self.prior_data:
             raise ValueError("prior_share and prior_episodes need prior_data: true")
+        if self.object_estimate is not None and (self.obs != "proprio" or self.prior_data):
+            raise ValueError("object_estimate needs obs: proprio and no prior_data (it corrupts the env's positions)")
         if self.prior_goal_fraction > 0 and self.goal_mode != "latent":
             raise ValueError("prior_goal_fraction > 0 needs goal_mode: latent (and a vae encoder)")
         return self

@@ -130,6 +130,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         self.goal_space = goal_space
         self.threshold = latent_threshold
         self.rng = np.random.default_rng(seed)
+        self.noise_rng = np.random.default_rng([seed, 2])  # the object estimate's errors (diagnostic variants)
         raw = venv.observation_space
         self.k = variant.frame_stack if self.latent else 1
         seen = (obs_space.dim if obs_space is not None else encoder.latent_dim) if self.latent else 0
@@ -137,6 +138,7 @@ class GoalObsVecEnv(VecEnvWrapper):
             obs_dim = self.k * seen + (raw["proprio"].shape[0] if variant.proprio else 0)
         else:
             obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
+            obs_dim += raw["achieved_goal"].shape[0] if variant.object_estimate is not None else 0
         goal_dim = goal_space.dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
         box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
         space = spaces.Dict(
@@ -162,6 +164,14 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""
         return z if self.obs_space is None else np.asarray(self.obs_space.project(z), np.float32)
 
+    def _object_estimate(self, pos: np.ndarray) -> np.ndarray:
+        """Block positions ``(m, 3)`` corrupted by the variant's ``object_estimate`` error model, ``(m, 3)``."""
+        cfg = self.variant.object_estimate
+        est = pos + self.noise_rng.normal(0.0, cfg.std, pos.shape)
+        gross = self.noise_rng.random(len(pos)) < cfg.outliers  # (m,) which estimates are misreads
+        est[gross, :2] = pos[gross, :2] + self.noise_rng.normal(0.0, cfg.outlier_std, (int(gross.sum()), 2))
+        return est.astype(np.float32)
+
     def _new_goals(self, raw: dict[str, np.ndarray], envs: np.ndarray) -> None:
         """Set the latent goal of episodes that just started in ``envs``."""
         if self.variant.goal_mode != "latent" or len(envs) == 0:
@@ -181,6 +191,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Seed the envs and, from the same seed, the goal images' arm poses and prior goals (fixed eval goals)."""
         if seed is not None:
             self.rng = np.random.default_rng([seed, 1])
+            self.noise_rng = np.random.default_rng([seed, 2])
         return self.venv.seed(seed)
 
     def _assemble(
@@ -193,6 +204,8 @@ class GoalObsVecEnv(VecEnvWrapper):
             obs = np.concatenate(parts, axis=1)
         else:
             obs = raw["proprio" if self.variant.obs == "proprio" else "state"]
+            if self.variant.object_estimate is not None:
+                obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"])], axis=1)
         if self.variant.goal_mode == "latent":
             achieved, desired = self.goal_space.project(z), goal  # (n, L) -> (n, G); goals are stored projected
         else:

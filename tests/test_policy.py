@@ -256,6 +256,8 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     p["policy"]["variants"]["latent_vec"]["frame_stack"] = 1
     result = subprocess.run([*cmd[:-1], str(write_params(tmp_path, p))], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "starting over" in result.stdout and "resuming" not in result.stdout
+    aside = ckpt.with_name("0.discarded")  # the old run is moved aside, not deleted
+    assert json.loads((aside / "state.json").read_text())["num_timesteps"] == saved_step + 200
 
 
 def test_encoder_mismatch_is_caught_before_training(tmp_path: Path) -> None:
@@ -286,6 +288,9 @@ def test_finished_run_continues_from_its_checkpoint(tmp_path: Path, variant: str
     ckpt = params.paths.checkpoints / "policy" / variant / "0"
     with np.load(ckpt / "replay.npz") as saved:
         stored = {k: saved[k] for k in saved.files}
+    state = json.loads((ckpt / "state.json").read_text())
+    del state["fingerprint"]["variant"]["obs_space"]  # written before that field existed: it still resumes
+    (ckpt / "state.json").write_text(json.dumps(state))
     p["policy"]["total_steps"] = 300
     metrics = run_policy(Params.model_validate(p), variant, seed=0, progress=True)
     assert "resuming" in capsys.readouterr().out and metrics["total_steps"] == 300

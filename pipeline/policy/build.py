@@ -218,3 +218,20 @@ def seed_prior(
         reward = lambda a, d, infos: env.env_method("compute_reward", a, d, infos, indices=[0])[0]  # noqa: E731
         buf.prior_rows[0] = seed_replay(buf, obs, actions, reward) // buf.n_envs
     return {**info, "prior_transitions": int(buf.prior_rows[0]) * buf.n_envs}
+
+
+def restore_run(
+    env_cfg: EnvConfig, policy: PolicyConfig, variant_name: str, seed: int, paths: PolicyPaths, log_name: str
+) -> tuple[OffPolicyAlgorithm, VecEnv, VecEnv, int]:
+    """A run's model with the weights of its checkpoint, fresh training and eval envs, and the step it was saved at
+    (for pictures and re-evaluation after the run; TensorBoard logs, if any, under ``logs/<log_name>``)."""
+    from pipeline.policy.checkpoint import load_policy_weights
+
+    if variant_name not in policy.variants:
+        raise RunError(f"unknown variant {variant_name!r}; defined: {sorted(policy.variants)}")
+    variant = policy.variants[variant_name]
+    device = resolve_device(policy.device)
+    train_env, eval_env, _ = build_envs(env_cfg, policy, variant, seed, device, paths)
+    model = build_model(variant, train_env, seed, device, paths.logs / log_name)
+    steps = load_policy_weights(model, paths.checkpoints / "policy" / variant_name / str(seed))
+    return model, train_env, eval_env, steps

@@ -8,6 +8,7 @@ A checkpoint directory holds ``weights.pt`` (state dicts only; read with ``torch
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +83,32 @@ def load_policy_weights(model: OffPolicyAlgorithm, path: Path) -> int:
 
 
 def load_checkpoint(
-    model: OffPolicyAlgorithm, path: Path, fingerprint: dict[str, Any] | None = None
+    model: OffPolicyAlgorithm,
+    path: Path,
+    fingerprint: dict[str, Any] | None = None,
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """Restore a checkpoint into a freshly built ``model``; ``None`` when there is none.
 
-    A checkpoint written under another ``fingerprint`` (changed env or variant params) is discarded.
+    A checkpoint written under another ``fingerprint`` (changed env or variant params) is not resumed: it is
+    moved aside to ``<path>.discarded`` (replacing an older one there), so a changed param loses no run for good.
+    ``upgrade`` maps a stored fingerprint to what this code would write for the same params (fields added since,
+    at their defaults, then do not count as a change); an error in it counts as a mismatch.
     """
     if not (path / STATE).is_file():
         return None
     state = json.loads((path / STATE).read_text())
-    if fingerprint is not None and state.get("fingerprint") != fingerprint:
-        print(f"checkpoint {path} was written with other params; starting over")
-        remove(path)
+    stored = state.get("fingerprint")
+    if fingerprint is not None and upgrade is not None and stored is not None:
+        try:
+            stored = upgrade(stored)
+        except (ValueError, KeyError, TypeError):
+            pass
+    if fingerprint is not None and stored != fingerprint:
+        aside = path.with_name(path.name + ".discarded")
+        remove(aside)
+        path.rename(aside)
+        print(f"checkpoint {path} was written with other params; starting over (the old one: {aside})")
         return None
     weights = torch.load(path / WEIGHTS, map_location=model.device, weights_only=True)
     model.policy.load_state_dict(weights["policy"])

@@ -1,8 +1,14 @@
-"""Deterministic evaluation on fixed seeds, disjoint from the training seeds."""
+"""Deterministic evaluation on fixed seeds, disjoint from the training seeds.
+
+``python -m pipeline.policy.evaluate --variant NAME --seed S --episodes 100`` re-evaluates a run's checkpoint on
+more episodes than the run's own evaluations (``policy.eval_episodes``), with a 95 % Wilson interval, and writes
+``runs/<variant>/<seed>/eval_<episodes>.json``. The first ``policy.eval_episodes`` of them are the run's own.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binomtest
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -27,3 +33,48 @@ def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, floa
                     distances.append(float(infos[i]["goal_distance"]))
             finished |= dones
     return {"success": float(np.mean(successes)), "final_object_distance": float(np.mean(distances))}
+
+
+def success_interval(success: float, episodes: int) -> tuple[float, float]:
+    """95 % Wilson interval of a success rate measured on ``episodes`` episodes."""
+    ci = binomtest(round(success * episodes), episodes).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipeline.cli import base_parser, run_stage
+    from pipeline.io import write_json
+    from pipeline.params import load_params
+    from pipeline.policy.build import PolicyPaths, RunError, restore_run
+
+    parser = base_parser(__doc__)
+    parser.add_argument("--variant", required=True, help="a name under policy.variants")
+    parser.add_argument("--seed", type=int, required=True, help="training seed of the run")
+    parser.add_argument("--episodes", type=int, default=100, help="deterministic eval episodes (fixed seeds)")
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        if args.episodes < 1:
+            raise RunError(f"--episodes must be >= 1, got {args.episodes}")
+        params = load_params(args.params)
+        paths = PolicyPaths.of(params.paths)
+        model, train_env, eval_env, steps = restore_run(
+            params.env, params.policy, args.variant, args.seed, paths, "evaluate"
+        )
+        result = evaluate(model, eval_env, args.episodes)
+        train_env.close()
+        eval_env.close()
+        low, high = success_interval(result["success"], args.episodes)
+        record = {"step": steps, "episodes": args.episodes, **result, "success_ci95": [low, high]}
+        write_json(paths.runs / args.variant / str(args.seed) / f"eval_{args.episodes}.json", record)
+        print(
+            f"evaluate {args.variant}/{args.seed} at step {steps}: success {result['success']:.2f} "
+            f"(95 % CI {low:.2f}-{high:.2f}) on {args.episodes} episodes, final distance "
+            f"{result['final_object_distance'] * 1000:.0f} mm"
+        )
+
+    run_stage(body, (RunError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    main()

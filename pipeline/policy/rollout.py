@@ -95,20 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: runs/<variant>/<seed>/rollout.gif")
     args = parser.parse_args(argv)
 
-    from pipeline.policy.build import PolicyPaths, RunError, build_envs, build_model, resolve_device
-    from pipeline.policy.checkpoint import load_policy_weights
+    from pipeline.policy.build import PolicyPaths, RunError, restore_run
 
     def body() -> None:
         params = load_params(args.params)
-        policy, paths = params.policy, PolicyPaths.of(params.paths)
-        if args.variant not in policy.variants:
-            raise RunError(f"unknown variant {args.variant!r}; defined: {sorted(policy.variants)}")
-        variant = policy.variants[args.variant]
-        device = resolve_device(policy.device)
-        train_env, eval_env, _ = build_envs(params.env, policy, variant, args.seed, device, paths)
-        model = build_model(variant, train_env, args.seed, device, paths.logs / "rollout")
-        ckpt = paths.checkpoints / "policy" / args.variant / str(args.seed)
-        steps = load_policy_weights(model, ckpt)
+        paths = PolicyPaths.of(params.paths)
+        model, train_env, eval_env, steps = restore_run(
+            params.env, params.policy, args.variant, args.seed, paths, "rollout"
+        )
+        variant = params.policy.variants[args.variant]
         out = args.out or paths.runs / args.variant / str(args.seed) / "rollout.gif"
         successes = rollout_gif(model, params.env, variant, eval_env, args.episodes, out)
         train_env.close()

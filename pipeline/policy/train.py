@@ -15,7 +15,7 @@ from pipeline.envs import EnvConfig
 from pipeline.io import state_signature, write_json
 from pipeline.policy.build import PolicyPaths, RunError, build_envs, build_model, resolve_device, seed_prior
 from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
-from pipeline.policy.config import PolicyConfig
+from pipeline.policy.config import PolicyConfig, VariantConfig
 from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate
 from pipeline.policy.overlap import Overlapped
@@ -85,6 +85,16 @@ class EvalCheckpointCallback(BaseCallback):
         return True
 
 
+def upgrade_fingerprint(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored checkpoint fingerprint as this code writes it: its env and variant sections re-read through their
+    configs, so that a field added to them since (at its default) does not discard the checkpoint."""
+    return {
+        **stored,
+        "env": EnvConfig.model_validate(stored["env"]).model_dump(mode="json"),
+        "variant": VariantConfig.model_validate(stored["variant"]).model_dump(mode="json"),
+    }
+
+
 def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
     """(Re)write ``eval.csv`` with the evaluation history (DVC deletes outputs before a stage reruns)."""
     with path.open("w", newline="") as f:
@@ -136,7 +146,7 @@ def train_policy(
         "vec_env": policy.vec_env,
         "architecture": state_signature(model.policy.state_dict()),
     }
-    state = load_checkpoint(model, ckpt, fp)
+    state = load_checkpoint(model, ckpt, fp, upgrade_fingerprint)
     if variant.prior_data:
         info.update(seed_prior(env_cfg, variant, train_env, model, state is not None, paths.dataset))
     start = model.num_timesteps

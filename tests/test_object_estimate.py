@@ -63,3 +63,21 @@ def test_object_estimate_needs_proprio_without_prior_data() -> None:
         VariantConfig(obs="proprio", prior_data=True, object_estimate={})
     with pytest.raises(ValidationError):
         VariantConfig(obs="proprio", object_estimate={"outliers": 1.5})
+
+
+def test_misreads_near_the_block_only(tmp_path: Path) -> None:
+    env = estimate_env(tmp_path, outliers=1.0, outliers_near=0.08)
+    rng = np.random.default_rng(0)
+    env.seed(3)
+    obs = env.reset()
+    near_err, far_err = [], []
+    for _ in range(60):
+        raw = env.raw_observations()
+        near = np.linalg.norm(raw["proprio"][:, :2] - raw["achieved_goal"][:, :2], axis=1) < 0.08  # (2,)
+        err = np.linalg.norm(obs["observation"][:, -3:] - obs["achieved_goal"], axis=1)  # (2,)
+        near_err += list(err[near])
+        far_err += list(err[~near])
+        obs, *_ = env.step(rng.uniform(-1, 1, (2, 4)).astype(np.float32))
+    assert far_err and max(far_err) < 1e-6
+    assert near_err and min(near_err) > 0
+    env.close()

@@ -67,6 +67,9 @@ class ObjectEstimateConfig(StrictModel):
     an encoder makes while the arm hides the block)"""
     outlier_std: float = Field(0.1, ge=0)
     """std (metres) of a gross error's x and y offsets"""
+    outliers_near: float | None = Field(None, gt=0)
+    """misreads only while the gripper is within this horizontal distance (metres) of the block, where the arm
+    hides it from the camera (default: at any step)"""
 
 
 class VariantConfig(StrictModel):

@@ -164,11 +164,14 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""
         return z if self.obs_space is None else np.asarray(self.obs_space.project(z), np.float32)
 
-    def _object_estimate(self, pos: np.ndarray) -> np.ndarray:
-        """Block positions ``(m, 3)`` corrupted by the variant's ``object_estimate`` error model, ``(m, 3)``."""
+    def _object_estimate(self, pos: np.ndarray, gripper: np.ndarray) -> np.ndarray:
+        """Block positions ``(m, 3)`` corrupted by the variant's ``object_estimate`` error model, ``(m, 3)``
+        (``gripper``: the gripper positions, ``(m, 3)``, for misreads only near the block)."""
         cfg = self.variant.object_estimate
         est = pos + self.noise_rng.normal(0.0, cfg.std, pos.shape)
         gross = self.noise_rng.random(len(pos)) < cfg.outliers  # (m,) which estimates are misreads
+        if cfg.outliers_near is not None:
+            gross &= np.linalg.norm(gripper[:, :2] - pos[:, :2], axis=1) < cfg.outliers_near
         est[gross, :2] = pos[gross, :2] + self.noise_rng.normal(0.0, cfg.outlier_std, (int(gross.sum()), 2))
         return est.astype(np.float32)
 
@@ -205,7 +208,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         else:
             obs = raw["proprio" if self.variant.obs == "proprio" else "state"]
             if self.variant.object_estimate is not None:
-                obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"])], axis=1)
+                obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"], raw["proprio"][:, :3])], axis=1)
         if self.variant.goal_mode == "latent":
             achieved, desired = self.goal_space.project(z), goal  # (n, L) -> (n, G); goals are stored projected
         else:

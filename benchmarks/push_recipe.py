@@ -178,9 +178,9 @@ def plot(out: Path, configs: list[str], seeds: list[int], title: str, name: str)
                 )
     ax.set(
         xlabel="env steps",
-        ylabel="eval success (20 fixed episodes)",
+        ylabel="eval success (fixed episodes)",
         ylim=(-0.02, 1.02),
-        title="FetchPush from state: one lever changed per config",
+        title=title,
     )
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)

@@ -8,7 +8,6 @@ more episodes than the run's own evaluations (``policy.eval_episodes``), with a 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binomtest
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -37,6 +36,8 @@ def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, floa
 
 def success_interval(success: float, episodes: int) -> tuple[float, float]:
     """95 % Wilson interval of a success rate measured on ``episodes`` episodes."""
+    from scipy.stats import binomtest  # only the CLI needs it; the policy stage imports this module at start
+
     ci = binomtest(round(success * episodes), episodes).proportion_ci(0.95, method="wilson")
     return float(ci.low), float(ci.high)
 

@@ -18,10 +18,12 @@ import torch
 
 from pipeline.config import Params
 from pipeline.encoders import save_encoder
+from pipeline.params import ParamsError
 from pipeline.policy.__main__ import main as policy_main
+from pipeline.policy.build import RunError
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.overlap import Overlapped
-from pipeline.policy.train import PolicyPaths, RunError, build_envs, build_model, train_policy
+from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
 from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
 from pipeline.pretrain.models import build_encoder
 
@@ -266,7 +268,7 @@ def test_encoder_mismatch_is_caught_before_training(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="image size 32 != env.image_size 24"):
         run_policy(params, "latent_vec", seed=0, progress=False)
     assert not (params.paths.runs / "latent_vec" / "0" / "eval.csv").exists()
-    with pytest.raises(RunError, match="unknown variant"):
+    with pytest.raises(ParamsError, match="unknown variant"):
         run_policy(params, "nope", seed=0, progress=False)
 
 

@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from pipeline.collect.dataset import DatasetError
+    from pipeline.policy.build import RunError
     from pipeline.policy.prior import PriorDataError
-    from pipeline.policy.train import PolicyPaths, RunError, train_policy
+    from pipeline.policy.train import PolicyPaths, train_policy
 
     def body() -> None:
         params = load_params(args.params)

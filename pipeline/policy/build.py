@@ -16,7 +16,7 @@ from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.envs import EnvConfig
 from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
-from pipeline.policy.config import PolicyConfig, VariantConfig
+from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
@@ -227,9 +227,7 @@ def restore_run(
     (for pictures and re-evaluation after the run; TensorBoard logs, if any, under ``logs/<log_name>``)."""
     from pipeline.policy.checkpoint import load_policy_weights
 
-    if variant_name not in policy.variants:
-        raise RunError(f"unknown variant {variant_name!r}; defined: {sorted(policy.variants)}")
-    variant = policy.variants[variant_name]
+    variant = variant_named(policy, variant_name)
     device = resolve_device(policy.device)
     train_env, eval_env, _ = build_envs(env_cfg, policy, variant, seed, device, paths)
     model = build_model(variant, train_env, seed, device, paths.logs / log_name)

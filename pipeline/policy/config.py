@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.params import StrictModel
+from pipeline.params import ParamsError, StrictModel
 
 ObsKind = Literal["state", "latent", "pixel", "proprio"]
 InputKey = Literal["observation", "achieved_goal", "desired_goal"]
@@ -228,3 +228,11 @@ class PolicyConfig(StrictModel):
                 f"`run` lists unknown variants {unknown}; defined in policy.variants: {sorted(self.variants)}"
             )
         return self
+
+
+def variant_named(policy: PolicyConfig, name: str) -> VariantConfig:
+    """``policy.variants[name]``; a clear error naming the defined variants otherwise (a function, not a method, so
+    the stage-contract test sees exactly which params key it reads)."""
+    if name not in policy.variants:
+        raise ParamsError(f"unknown variant {name!r}; defined in policy.variants: {sorted(policy.variants)}")
+    return policy.variants[name]

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.cli import base_parser, run_stage
 from pipeline.io import write_json
 from pipeline.params import ParamsError, load_params
-from pipeline.policy.config import PolicyConfig
+from pipeline.policy.config import PolicyConfig, variant_named
 
 
 def tree_hash(path: Path) -> str:
@@ -38,9 +38,7 @@ def variant_inputs(
 ) -> dict[str, Any]:
     """What the variant reads: ``{"encoder": name, "encoder_sha256", "dataset_sha256", "goal_spaces_sha256"}``
     (``None`` where it reads nothing of the kind)."""
-    if variant not in policy.variants:
-        raise ParamsError(f"unknown variant {variant!r}; defined in policy.variants: {sorted(policy.variants)}")
-    v = policy.variants[variant]
+    v = variant_named(policy, variant)
     out: dict[str, Any] = {
         "encoder": v.encoder if v.obs == "latent" else None,
         "encoder_sha256": None,

@@ -13,9 +13,9 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.envs import EnvConfig
 from pipeline.io import state_signature, write_json
-from pipeline.policy.build import PolicyPaths, RunError, build_envs, build_model, resolve_device, seed_prior
+from pipeline.policy.build import PolicyPaths, build_envs, build_model, resolve_device, seed_prior
 from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
-from pipeline.policy.config import PolicyConfig, VariantConfig
+from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
 from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate
 from pipeline.policy.overlap import Overlapped
@@ -114,9 +114,7 @@ def train_policy(
     """Train variant ``policy.variants[variant_name]`` with one seed on the task ``env_cfg``; writes ``eval.csv``,
     ``metrics.json``, ``summary.json`` (``paths.runs``), checkpoints and TensorBoard logs (see :class:`PolicyPaths`).
     """
-    if variant_name not in policy.variants:
-        raise RunError(f"unknown variant {variant_name!r}; defined in policy.variants: {sorted(policy.variants)}")
-    variant = policy.variants[variant_name]
+    variant = variant_named(policy, variant_name)
     device = resolve_device(policy.device)
     run_dir = paths.runs / variant_name / str(seed)
     run_dir.mkdir(parents=True, exist_ok=True)

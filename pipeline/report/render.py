@@ -132,7 +132,9 @@ def draw_curves(ax: plt.Axes, variants: list[VariantSummary]) -> None:
             ax.fill_between(v.steps, band[:, 0], band[:, 1], color=colour, alpha=0.2, lw=0)
 
 
-def plot_curves(variants: list[VariantSummary], path: Path) -> None:
+def plot_curves(
+    variants: list[VariantSummary], path: Path, title: str = "Success vs env steps (thin: single seeds)"
+) -> None:
     """Success vs env steps: per-seed curves under the across-seed aggregate (band only with enough seeds)."""
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     draw_curves(ax, variants)
@@ -140,7 +142,7 @@ def plot_curves(variants: list[VariantSummary], path: Path) -> None:
         xlabel="env steps",
         ylabel="eval success rate (across-seed aggregate)",
         ylim=(-0.02, 1.02),
-        title="Success vs env steps (thin: single seeds)",
+        title=title,
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)

@@ -21,7 +21,7 @@ from pipeline.goalspace.head import DistanceHeadGoalSpace
 from pipeline.goalspace.keypoints import KeypointGoalSpace, keypoint_xy, select_object_keypoints
 from pipeline.goalspace.stage import fit_goal_spaces
 from pipeline.policy.config import GoalSpaceName, VariantConfig
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env
 from pipeline.pretrain.models import build_encoder
 
 from .conftest import tiny_params_dict
@@ -217,6 +217,36 @@ def test_obs_space_stacks_projected_latents(tmp_path: Path) -> None:
         np.testing.assert_array_equal(seen[:, :G], space.project(whole[:, :L]))  # older frame
         np.testing.assert_array_equal(seen[:, G : 2 * G], space.project(whole[:, L : 2 * L]))  # newest frame
         np.testing.assert_array_equal(seen[:, 2 * G :], whole[:, 2 * L :])  # proprio
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_achieved_goal_is_the_median_of_the_last_frames_points(tmp_path: Path, window: int) -> None:
+    """``achieved_window``: the achieved goal (and so the latent reward and HER's relabelled goals) is the
+    per-coordinate median of the goal-space points of the last ``window`` frames, terminal observations too."""
+    params = Params.model_validate(tiny_params_dict(tmp_path))
+    enc = load_encoder(spatial_encoder(params), device="cpu")
+    space = KeypointGoalSpace(8, 4, np.array([1, 2]))
+    variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space="keypoints",
+                            obs_space="keypoints", frame_stack=3, achieved_window=window, proprio=False)  # fmt: skip
+    raw = make_fetch_vec_env(params.env, 2, render=True, kind="dummy")
+    env = GoalObsVecEnv(raw, variant, enc, 0.05, seed=3, goal_space=space, obs_space=space)
+    env.seed(5)
+    G = space.dim
+    actions = np.random.default_rng(2).uniform(-1, 1, (params.env.max_episode_steps + 3, 2, 4)).astype(np.float32)
+    seen = [env.reset()]
+    for a in actions:  # crosses an episode end
+        obs, rewards, dones, infos = env.step(a)
+        np.testing.assert_array_equal(rewards, latent_reward(obs["achieved_goal"], obs["desired_goal"], 0.05))
+        seen += [obs, *[infos[i]["terminal_observation"] for i in np.flatnonzero(dones)]]
+    env.close()
+    for o in seen:
+        points = np.atleast_2d(o["observation"]).reshape(-1, 3, G)  # (m, 3*G) -> (m, frames, G), oldest first
+        np.testing.assert_allclose(np.atleast_2d(o["achieved_goal"]), np.median(points[:, 3 - window :], axis=1))
+
+
+def test_achieved_window_needs_latent_goals() -> None:
+    with pytest.raises(ValueError, match="achieved_window: 3 needs goal_mode: latent"):
+        VariantConfig(obs="latent", encoder="vae", achieved_window=3)
 
 
 def test_obs_space_needs_latent_obs_and_no_prior_data() -> None:

@@ -99,6 +99,9 @@ class VariantConfig(StrictModel):
     """latent variants: what of each frame's latent the networks see: ``latent`` (all of it) or its projection to
     one of the encoder's fitted goal spaces (``keypoints``: the block keypoints chosen without labels;
     ``distance_head``: the embedding trained with block positions), an object-centric observation"""
+    achieved_window: int = Field(1, ge=1, le=16)
+    """latent goal mode: the achieved goal is the per-coordinate median of the goal-space points of the last this
+    many frames (1: the current frame only; a window filters one-frame misreads while the arm covers the block)"""
     latent_threshold: float | Literal["auto"] = "auto"
     """latent goal mode: success radius in latent space (``auto``: latent distance of a 5 cm object move)"""
     prior_goal_fraction: float = Field(0.0, ge=0, le=1)
@@ -147,6 +150,8 @@ class VariantConfig(StrictModel):
             raise ValueError("goal_mode: latent needs obs: latent")
         if self.goal_space != "latent" and self.goal_mode != "latent":
             raise ValueError(f"goal_space: {self.goal_space} needs goal_mode: latent")
+        if self.achieved_window > 1 and self.goal_mode != "latent":
+            raise ValueError(f"achieved_window: {self.achieved_window} needs goal_mode: latent")
         if self.obs_space != "latent" and self.obs != "latent":
             raise ValueError(f"obs_space: {self.obs_space} needs obs: latent")
         if self.obs_space != "latent" and self.prior_data:

@@ -148,6 +148,8 @@ class GoalObsVecEnv(VecEnvWrapper):
         n = venv.num_envs
         self._stack = np.zeros((n, self.k, seen), np.float32)  # what the observation stacks of each frame
         self._goal = np.zeros((n, goal_dim), np.float32)
+        self.w = variant.achieved_window if variant.goal_mode == "latent" else 0
+        self._window = np.zeros((n, self.w, goal_dim), np.float32)  # goal-space points of the last w frames
         self._raw: dict[str, np.ndarray] = {}
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
         self.goal_frames = np.zeros((n, *size), np.uint8)
@@ -163,6 +165,10 @@ class GoalObsVecEnv(VecEnvWrapper):
     def _seen(self, z: np.ndarray) -> np.ndarray:
         """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""
         return z if self.obs_space is None else np.asarray(self.obs_space.project(z), np.float32)
+
+    def _points(self, z: np.ndarray) -> np.ndarray:
+        """Latents ``(m, L)`` -> goal-space points ``(m, G)`` (latent goal mode)."""
+        return np.asarray(self.goal_space.project(z), np.float32)
 
     def _object_estimate(self, pos: np.ndarray, gripper: np.ndarray) -> np.ndarray:
         """Block positions ``(m, 3)`` corrupted by the variant's ``object_estimate`` error model, ``(m, 3)``
@@ -198,8 +204,10 @@ class GoalObsVecEnv(VecEnvWrapper):
         return self.venv.seed(seed)
 
     def _assemble(
-        self, stack: np.ndarray, z: np.ndarray | None, raw: dict[str, np.ndarray], goal: np.ndarray
+        self, stack: np.ndarray, window: np.ndarray, raw: dict[str, np.ndarray], goal: np.ndarray
     ) -> dict[str, np.ndarray]:
+        """The observation dict of ``m`` envs from their stacks ``(m, k, .)``, goal-space windows ``(m, w, G)``
+        (latent goal mode), simulator observations and goals ``(m, G)``."""
         if self.latent:
             parts = [stack.reshape(len(stack), -1)]  # (n, k, L) -> (n, k*L)
             if self.variant.proprio:
@@ -210,7 +218,7 @@ class GoalObsVecEnv(VecEnvWrapper):
             if self.variant.object_estimate is not None:
                 obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"], raw["proprio"][:, :3])], axis=1)
         if self.variant.goal_mode == "latent":
-            achieved, desired = self.goal_space.project(z), goal  # (n, L) -> (n, G); goals are stored projected
+            achieved, desired = np.median(window, axis=1), goal  # (n, w, G) -> (n, G); goals are stored projected
         else:
             achieved, desired = raw["achieved_goal"], raw["desired_goal"]
         return {
@@ -233,8 +241,10 @@ class GoalObsVecEnv(VecEnvWrapper):
         if self.latent:
             z = self._encode(raw["pixels"])
             self._stack[:] = self._seen(z)[:, None]
+        if self.w:
+            self._window[:] = self._points(z)[:, None]
         self._new_goals(raw, everyone)
-        return self._assemble(self._stack, z, raw, self._goal)
+        return self._assemble(self._stack, self._window, raw, self._goal)
 
     def step_wait(self):
         if self.before_wait is not None:
@@ -259,15 +269,22 @@ class GoalObsVecEnv(VecEnvWrapper):
             t_stack = (
                 self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], self._seen(t_z)])[None]
             )
+            t_window = (
+                np.concatenate([self._window[i, 1:], self._points(t_z)])[None] if self.w else self._window[i][None]
+            )  # (1, w, G)
             infos[i]["terminal_observation"] = {
-                k: v[0] for k, v in self._assemble(t_stack, t_z, t_raw, self._goal[i][None]).items()
+                k: v[0] for k, v in self._assemble(t_stack, t_window, t_raw, self._goal[i][None]).items()
             }
         if self.latent:
             seen = self._seen(z)  # (n, L) or (n, G)
             self._stack = np.concatenate([self._stack[:, 1:], seen[:, None]], axis=1)  # (n, k, .) shift in newest
             self._stack[done_idx] = seen[done_idx, None]  # new episodes start with a repeated first latent
+        if self.w:
+            points = self._points(z)  # (n, G)
+            self._window = np.concatenate([self._window[:, 1:], points[:, None]], axis=1)  # (n, w, G)
+            self._window[done_idx] = points[done_idx, None]  # new episodes start with a repeated first point
         self._new_goals(raw, done_idx)
-        obs = self._assemble(self._stack, z, raw, self._goal)
+        obs = self._assemble(self._stack, self._window, raw, self._goal)
         if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one
             rewards = latent_reward(obs["achieved_goal"], obs["desired_goal"], self.threshold)
         return obs, rewards, dones, infos

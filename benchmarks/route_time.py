@@ -120,7 +120,7 @@ def time_route(profile: str, variant: str, seed: int, target: float, finish: boo
                 if not finish:
                     os.killpg(proc.pid, signal.SIGINT)   # the policy checkpoint of the eval just written survives
                     try:
-                        proc.wait(timeout=120)
+                        proc.wait(timeout=30)   # dvc does not always pass SIGINT on; the checkpoint is on disk
                     except subprocess.TimeoutExpired:
                         os.killpg(proc.pid, signal.SIGKILL)
                     break

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class RunError(ValueError):
-    """A policy run cannot start (unknown variant, missing or mismatched encoder)."""
+    """A policy run cannot start (missing or mismatched encoder; an unknown variant is a ParamsError)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pipeline.policy.build import RunError
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
-from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env, shifted
 from pipeline.pretrain.models import build_encoder
 
 from .conftest import tiny_params_dict, write_params
@@ -209,6 +209,16 @@ def test_latent_reward_batch_equals_loop() -> None:
     batch = latent_reward(a, d, thr)
     loop = np.array([(-1.0 if np.linalg.norm(x - y) > thr else 0.0) for x, y in zip(a, d)])
     assert batch.shape == (64,) and np.array_equal(batch, loop) and (batch == 0).sum() >= 10 and (batch == -1).any()
+
+
+def test_shifted_history_drops_the_oldest_and_restarts_new_episodes() -> None:
+    hist = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)  # (n=2, k=3, D=2)
+    new = np.array([[100, 101], [200, 201]], np.float32)
+    out = shifted(hist, new)
+    assert np.array_equal(out[:, :2], hist[:, 1:]) and np.array_equal(out[:, 2], new)
+    out = shifted(hist, new, np.array([1]))
+    assert np.array_equal(out[0], np.concatenate([hist[0, 1:], new[:1]])) and (out[1] == new[1]).all()
+    assert np.array_equal(hist, np.arange(12, dtype=np.float32).reshape(2, 3, 2))  # the input is untouched
 
 
 def test_latent_goal_env_observations_and_her_hook(tmp_path: Path) -> None:

@@ -34,6 +34,18 @@ ARM_BOX = np.array([[-0.15, -0.15, 0.0], [0.15, 0.15, 0.2]])
 (metres; low row, high row), independently of the episode, so the arm's pose in a goal image says nothing"""
 
 
+def shifted(history: np.ndarray, newest: np.ndarray, restart: np.ndarray | None = None) -> np.ndarray:
+    """Per-env history ``(n, k, D)`` with the oldest entry dropped and ``newest`` ``(n, D)`` appended.
+
+    Rows in ``restart`` (envs whose episode just began) hold ``newest`` repeated ``k`` times instead.
+    Serves the latent frame stack and the achieved-goal window alike.
+    """
+    out = np.concatenate([history[:, 1:], newest[:, None]], axis=1)  # (n, k, D)
+    if restart is not None:
+        out[restart] = newest[restart, None]  # (len(restart), k, D) by broadcasting
+    return out
+
+
 def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
     """``auto``: envs that render step in worker processes when the machine has a core besides the learner's
     (the SAC update then runs while they render, see :mod:`pipeline.policy.overlap`); otherwise in this
@@ -266,23 +278,15 @@ class GoalObsVecEnv(VecEnvWrapper):
         for j, i in enumerate(done_idx):
             t_raw = {k: v[None] for k, v in terminal[j].items()}
             t_z = None if z_term is None else z_term[j][None]
-            t_stack = (
-                self._stack[i][None] if t_z is None else np.concatenate([self._stack[i, 1:], self._seen(t_z)])[None]
-            )
-            t_window = (
-                np.concatenate([self._window[i, 1:], self._points(t_z)])[None] if self.w else self._window[i][None]
-            )  # (1, w, G)
+            t_stack = self._stack[i][None] if t_z is None else shifted(self._stack[i][None], self._seen(t_z))
+            t_window = shifted(self._window[i][None], self._points(t_z)) if self.w else self._window[i][None]
             infos[i]["terminal_observation"] = {
                 k: v[0] for k, v in self._assemble(t_stack, t_window, t_raw, self._goal[i][None]).items()
             }
         if self.latent:
-            seen = self._seen(z)  # (n, L) or (n, G)
-            self._stack = np.concatenate([self._stack[:, 1:], seen[:, None]], axis=1)  # (n, k, .) shift in newest
-            self._stack[done_idx] = seen[done_idx, None]  # new episodes start with a repeated first latent
+            self._stack = shifted(self._stack, self._seen(z), done_idx)  # (n, k, L) or (n, k, G)
         if self.w:
-            points = self._points(z)  # (n, G)
-            self._window = np.concatenate([self._window[:, 1:], points[:, None]], axis=1)  # (n, w, G)
-            self._window[done_idx] = points[done_idx, None]  # new episodes start with a repeated first point
+            self._window = shifted(self._window, self._points(z), done_idx)  # (n, w, G)
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, self._window, raw, self._goal)
         if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one

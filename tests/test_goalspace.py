@@ -21,7 +21,8 @@ from pipeline.goalspace.head import DistanceHeadGoalSpace
 from pipeline.goalspace.keypoints import KeypointGoalSpace, keypoint_xy, select_object_keypoints
 from pipeline.goalspace.stage import fit_goal_spaces
 from pipeline.policy.config import GoalSpaceName, VariantConfig
-from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env
+from pipeline.policy.latent_goals import latent_reward
+from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
 from pipeline.pretrain.models import build_encoder
 
 from .conftest import tiny_params_dict

@@ -22,9 +22,10 @@ from pipeline.params import ParamsError
 from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.build import RunError
 from pipeline.policy.config import VariantConfig
+from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
-from pipeline.policy.vecenv import GoalObsVecEnv, latent_reward, make_fetch_vec_env, resolve_vec_env, shifted
+from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env, resolve_vec_env, shifted
 from pipeline.pretrain.models import build_encoder
 
 from .conftest import tiny_params_dict, write_params

@@ -17,10 +17,11 @@ from pipeline.envs import EnvConfig
 from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
+from pipeline.policy.latent_goals import calibrate_latent_threshold
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
-from pipeline.policy.vecenv import GoalObsVecEnv, calibrate_latent_threshold, make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
 from pipeline.policy.warmup import scripted_warmup
 
 if TYPE_CHECKING:

@@ -20,13 +20,7 @@ from pipeline.encoders import LoadedEncoder
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.goalspace import GoalSpace, LatentGoalSpace
 from pipeline.policy.config import VariantConfig
-
-
-def latent_reward(achieved: np.ndarray, desired: np.ndarray, threshold: float) -> np.ndarray:
-    """Sparse RIG reward on latents, batched: 0 within ``threshold`` (L2), else -1. Shapes ``(..., L)``."""
-    dist = np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1)
-    return -(dist > threshold).astype(np.float32)
-
+from pipeline.policy.latent_goals import latent_reward
 
 VecEnvKind = Literal["auto", "dummy", "subproc"]
 ARM_BOX = np.array([[-0.15, -0.15, 0.0], [0.15, 0.15, 0.2]])
@@ -300,22 +294,3 @@ class GoalObsVecEnv(VecEnvWrapper):
             return [latent_reward(achieved, desired, self.threshold)]
         return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
 
-
-def calibrate_latent_threshold(
-    env_cfg: EnvConfig, encoder: LoadedEncoder, episodes: int = 16, seed: int = 123, goal_space: GoalSpace | None = None
-) -> float:
-    """Goal-space distance that corresponds to the task's success radius: median over random goals of
-    ``d(goal image, object moved distance_threshold away)`` (same arm pose in both; default: the whole latent)."""
-    env = FetchPixelEnv(env_cfg)
-    rng = np.random.default_rng(seed)
-    radius = env.fetch.distance_threshold
-    a, b = [], []
-    for e in range(episodes):
-        obs, _ = env.reset(seed=seed + e)
-        goal = obs["desired_goal"]
-        angle = rng.uniform(0, 2 * np.pi)
-        a.append(env.render_with_object_at(goal))
-        b.append(env.render_with_object_at(goal + radius * np.array([np.cos(angle), np.sin(angle), 0.0])))
-    env.close()
-    space = goal_space or LatentGoalSpace(encoder.latent_dim)
-    return float(np.median(space.distance(encoder.encode(np.stack(a)), encoder.encode(np.stack(b)))))

@@ -1,0 +1,150 @@
+"""How often does a RIG latent reward disagree with the true one, on the frames of a pushing agent?
+
+Run (repo root, venv active) on a saved encoder and the goal space fitted for it (``python -m pipeline.goalspace``)::
+
+    python benchmarks/reward_agreement.py data/encoders/supervised --goal-space keypoints --windows 1,3,5
+
+``goal_mode: latent`` rewards ``d(achieved point, goal point) < threshold`` in a goal space, where the achieved
+point comes from the current frame (``achieved_window: 1``) or is the per-coordinate median of the last N frames'
+points (``achieved_window: N``); success is judged by the true block distance (< 5 cm). Here the collect stage's
+noisy scripted pusher (the policy stage's warm-up) plays ``--episodes`` episodes in the policy's env, with goal
+images rendered as the policy stage renders them (the arm posed independently of the episode), and the latent
+reward is compared with the true one on two sets of (achieved, goal) pairs:
+
+- ``env goal``: every step against the episode's goal image (what the env reports);
+- ``HER future``: every step against a later step's achieved point of the same episode (what HER relabels to; the
+  true reward there is whether the block moved less than 5 cm between the two steps).
+
+Per window: the share of pairs where the two rewards agree, the latent reward's false positives (rewarded, block
+not within 5 cm) and false negatives (not rewarded, block within 5 cm), as shares of the truly failed and the truly
+successful pairs. The threshold is the policy stage's calibrated one (``calibrate_latent_threshold``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import pipeline  # noqa: F401  (MUJOCO_GL)
+from pipeline.collect.rollout import scripted_action
+from pipeline.config import Params
+from pipeline.encoders import load_encoder
+from pipeline.envs import FetchPixelEnv
+from pipeline.goalspace import load_goal_space
+from pipeline.params import read_yaml
+from pipeline.policy.latent_goals import calibrate_latent_threshold, latent_reward
+from pipeline.policy.vecenv import ARM_BOX, shifted
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Latent reward against the true reward over a set of pairs."""
+
+    pairs: int
+    true_success: float
+    """share of pairs that truly succeed (block within the success radius)"""
+    agree: float
+    false_positive: float
+    """share of the truly failed pairs that the latent reward rewards"""
+    false_negative: float
+    """share of the truly successful pairs that the latent reward does not reward"""
+
+
+def windowed(points: np.ndarray, window: int) -> np.ndarray:
+    """``(E, T, G)`` per-frame points of E episodes -> the per-coordinate median of each step's last ``window``
+    points, the first point repeated before the episode's start: the policy stage's achieved-goal window, built with
+    its own ``shifted``."""
+    history = np.repeat(points[:, :1], window, axis=1)  # (E, w, G)
+    out = []
+    for t in range(points.shape[1]):
+        history = shifted(history, points[:, t])
+        out.append(np.median(history, axis=1))  # (E, G)
+    return np.stack(out, axis=1)  # (E, T, G)
+
+
+def agreement(latent: np.ndarray, truth: np.ndarray) -> Agreement:
+    """Latent rewards vs true rewards (both 0 = success, -1 = failure), any equal shapes."""
+    won, hit = truth == 0, latent == 0
+    return Agreement(
+        pairs=int(truth.size),
+        true_success=float(won.mean()),
+        agree=float((won == hit).mean()),
+        false_positive=float(hit[~won].mean()) if (~won).any() else float("nan"),
+        false_negative=float((~hit[won]).mean()) if won.any() else float("nan"),
+    )
+
+
+def future_pairs(steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(t, t')`` of every pair of steps with ``t < t'`` in an episode of ``steps`` steps."""
+    t, u = np.triu_indices(steps, k=1)
+    return t, u
+
+
+def play(params: Params, episodes: int, noise: float, seed: int) -> dict[str, np.ndarray]:
+    """Scripted-pusher episodes: frames ``(E, T, H, W, 3)``, block positions ``(E, T, 3)``, goals ``(E, 3)`` and
+    goal images ``(E, H, W, 3)`` (arm at an independent pose, as the policy stage draws it), the success radius."""
+    env = FetchPixelEnv(params.env)
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[np.ndarray]] = {"frames": [], "object_pos": [], "goal": [], "goal_frame": []}
+    for e in range(episodes):
+        obs, _ = env.reset(seed=seed + e)
+        out["goal"].append(obs["desired_goal"].copy())
+        out["goal_frame"].append(env.render_goal(obs["desired_goal"], rng.uniform(ARM_BOX[0], ARM_BOX[1])))
+        frames, pos = [], []
+        for _ in range(params.env.max_episode_steps):
+            frames.append(obs["pixels"])
+            pos.append(obs["achieved_goal"].copy())
+            obs, *_ = env.step(scripted_action(obs, rng, noise, True))
+        out["frames"].append(np.stack(frames))
+        out["object_pos"].append(np.stack(pos))
+    radius = env.fetch.distance_threshold
+    env.close()
+    return {**{k: np.stack(v) for k, v in out.items()}, "radius": np.array(radius)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("encoder", type=Path, help="encoder directory (encoder.safetensors + encoder.json)")
+    parser.add_argument("--goal-space", default="keypoints", help="goal space fitted for this encoder")
+    parser.add_argument("--goal-spaces", type=Path, default=None, help="default: paths.goal_spaces of --params")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--windows", default="1,3,5", help="comma-separated achieved-goal windows")
+    parser.add_argument("--episodes", type=int, default=40)
+    parser.add_argument("--noise", type=float, default=0.3, help="std of the pusher's action noise")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    params = Params.model_validate(read_yaml(args.params))
+    enc = load_encoder(args.encoder, device="cpu")
+    space = load_goal_space(args.goal_space, (args.goal_spaces or params.paths.goal_spaces) / args.encoder.name,
+                            enc.latent_dim)  # fmt: skip
+    threshold = calibrate_latent_threshold(params.env, enc, goal_space=space)
+    data = play(params, args.episodes, args.noise, args.seed)
+    n, steps = data["object_pos"].shape[:2]
+    frames = data["frames"].reshape(n * steps, *data["frames"].shape[2:])  # (E, T, H, W, 3) -> (E*T, H, W, 3)
+    z = np.concatenate([enc.encode(frames[i : i + 256]) for i in range(0, len(frames), 256)])
+    points = space.project(z).reshape(n, steps, -1)  # (E*T, G) -> (E, T, G)
+    goal_points = space.project(enc.encode(data["goal_frame"]))  # (E, G)
+    radius = float(data["radius"])
+    truth_env = -(np.linalg.norm(data["object_pos"] - data["goal"][:, None], axis=-1) > radius).astype(np.float32)
+    t, u = future_pairs(steps)
+    moved = np.linalg.norm(data["object_pos"][:, t] - data["object_pos"][:, u], axis=-1)  # (E, pairs)
+    truth_her = -(moved > radius).astype(np.float32)
+    print(f"{args.encoder} / {args.goal_space}: threshold {threshold:.3f}; {n} scripted-pusher episodes "
+          f"(noise {args.noise}), {steps} steps each")  # fmt: skip
+    print(f"{'pairs':<11} {'window':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} {'false -':>8}")
+    for w in [int(x) for x in args.windows.split(",")]:
+        achieved = windowed(points, w)  # (E, T, G)
+        for name, lat, truth in (
+            ("env goal", latent_reward(achieved, goal_points[:, None], threshold), truth_env),
+            ("HER future", latent_reward(achieved[:, t], achieved[:, u], threshold), truth_her),
+        ):
+            a = agreement(lat, truth)
+            print(f"{name:<11} {w:>6} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "
+                  f"{a.false_positive:>8.2f} {a.false_negative:>8.2f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

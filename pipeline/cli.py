@@ -9,6 +9,11 @@ from pathlib import Path
 
 from pipeline.params import DEFAULT_PARAMS, ParamsError
 
+INTERRUPTED = (
+    "interrupted: no partial output was left at a final path; run the same command again "
+    "(a policy run resumes from its last checkpoint)"
+)
+
 
 def base_parser(description: str) -> argparse.ArgumentParser:
     """Parser with the one option every stage takes: ``--params PATH``."""
@@ -18,9 +23,13 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 
 
 def run_stage(fn: Callable[[], object], errors: tuple[type[Exception], ...] = ()) -> None:
-    """Run a stage body; turn expected user errors into one clear message and exit code 2."""
+    """Run a stage body; turn expected user errors into one clear message and exit code 2, and Ctrl-C into one
+    line and exit code 130 (stages write final paths only when done; the policy stage resumes from its checkpoint)."""
     try:
         fn()
     except (ParamsError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,34 @@
+"""The stage entry points' shared error handling: user errors and Ctrl-C end in one line, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.cli import INTERRUPTED, run_stage
+from pipeline.params import ParamsError
+
+
+def test_params_error_is_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    def body() -> None:
+        raise ParamsError("policy.total_steps: must be > 0")
+
+    with pytest.raises(SystemExit) as exc:
+        run_stage(body)
+    assert exc.value.code == 2 and capsys.readouterr().err == "error: policy.total_steps: must be > 0\n"
+
+
+def test_ctrl_c_is_one_line_and_exit_code_130(capsys: pytest.CaptureFixture[str]) -> None:
+    def body() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exc:
+        run_stage(body)
+    assert exc.value.code == 130 and capsys.readouterr().err == INTERRUPTED + "\n"
+
+
+def test_other_errors_still_raise() -> None:
+    def body() -> None:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_stage(body)

@@ -3,6 +3,7 @@
 Run (repo root, venv active) on a saved encoder and the goal space fitted for it (``python -m pipeline.goalspace``)::
 
     python benchmarks/reward_agreement.py data/encoders/supervised --goal-space keypoints --windows 1,3,5
+    python benchmarks/reward_agreement.py data/encoders/supervised --goal-space keypoints --scales 0.5,0.75,1,1.5
 
 ``goal_mode: latent`` rewards ``d(achieved point, goal point) < threshold`` in a goal space, where the achieved
 point comes from the current frame (``achieved_window: 1``) or is the per-coordinate median of the last N frames'
@@ -17,7 +18,8 @@ reward is compared with the true one on two sets of (achieved, goal) pairs:
 
 Per window: the share of pairs where the two rewards agree, the latent reward's false positives (rewarded, block
 not within 5 cm) and false negatives (not rewarded, block within 5 cm), as shares of the truly failed and the truly
-successful pairs. The threshold is the policy stage's calibrated one (``calibrate_latent_threshold``).
+successful pairs. The threshold is the policy stage's calibrated one (``calibrate_latent_threshold``), times each
+of ``--scales`` (the measurement behind a variant's ``latent_threshold``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def main() -> None:
     parser.add_argument("--goal-spaces", type=Path, default=None, help="default: paths.goal_spaces of --params")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--windows", default="1,3,5", help="comma-separated achieved-goal windows")
+    parser.add_argument("--scales", default="1", help="comma-separated multiples of the calibrated threshold")
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--noise", type=float, default=0.3, help="std of the pusher's action noise")
     parser.add_argument("--seed", type=int, default=0)
@@ -134,16 +137,19 @@ def main() -> None:
     truth_her = -(moved > radius).astype(np.float32)
     print(f"{args.encoder} / {args.goal_space}: threshold {threshold:.3f}; {n} scripted-pusher episodes "
           f"(noise {args.noise}), {steps} steps each")  # fmt: skip
-    print(f"{'pairs':<11} {'window':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} {'false -':>8}")
+    print(f"{'pairs':<11} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} "
+          f"{'false -':>8}")  # fmt: skip
     for w in [int(x) for x in args.windows.split(",")]:
         achieved = windowed(points, w)  # (E, T, G)
-        for name, lat, truth in (
-            ("env goal", latent_reward(achieved, goal_points[:, None], threshold), truth_env),
-            ("HER future", latent_reward(achieved[:, t], achieved[:, u], threshold), truth_her),
-        ):
-            a = agreement(lat, truth)
-            print(f"{name:<11} {w:>6} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "
-                  f"{a.false_positive:>8.2f} {a.false_negative:>8.2f}", flush=True)  # fmt: skip
+        for scale in [float(x) for x in args.scales.split(",")]:
+            thr = threshold * scale
+            for name, lat, truth in (
+                ("env goal", latent_reward(achieved, goal_points[:, None], thr), truth_env),
+                ("HER future", latent_reward(achieved[:, t], achieved[:, u], thr), truth_her),
+            ):
+                a = agreement(lat, truth)
+                print(f"{name:<11} {w:>6} {thr:>6.3f} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "
+                      f"{a.false_positive:>8.2f} {a.false_negative:>8.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("reward_agreement", ROOT / "benchmarks" / "reward_agreement.py")
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-sys.modules["reward_agreement"] = bench  # dataclasses look their module up there
-spec.loader.exec_module(bench)
+from .conftest import load_benchmark
+
+bench = load_benchmark("reward_agreement")
 
 
 def test_window_is_the_median_of_the_last_points_padded_with_the_first() -> None:

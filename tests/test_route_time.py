@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("route_time", ROOT / "benchmarks" / "route_time.py")
-assert spec is not None and spec.loader is not None
-route_time = importlib.util.module_from_spec(spec)
-sys.modules["route_time"] = route_time   # dataclasses look their module up there
-spec.loader.exec_module(route_time)
+from .conftest import load_benchmark
+
+route_time = load_benchmark("route_time")
 
 
 def test_eval_rows_so_far_skip_a_half_written_row(tmp_path: Path) -> None:

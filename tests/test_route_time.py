@@ -36,9 +36,12 @@ def test_refuses_an_existing_worktree_and_a_bad_target(tmp_path: Path, monkeypat
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "p.yaml").write_text("{}\n")
     (tmp_path / ".worktrees" / "p").mkdir(parents=True)
-    for argv, says in [(["--profile", "p"], "--fresh"), (["--profile", "p", "--target", "0"], "--target"),
-                       (["--profile", "nope"], "profiles/nope.yaml")]:
+    for argv, says in [
+        (["--profile", "p"], "--fresh"),
+        (["--profile", "p", "--target", "0"], "--target"),
+        (["--profile", "nope"], "profiles/nope.yaml"),
+    ]:
         with pytest.raises(SystemExit):
             route_time.main(argv)
         assert says in capsys.readouterr().err
-    assert (tmp_path / ".worktrees" / "p").is_dir()   # nothing removed without --fresh
+    assert (tmp_path / ".worktrees" / "p").is_dir()  # nothing removed without --fresh

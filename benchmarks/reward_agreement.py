@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from encoder_on_policy import encode
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
 from pipeline.collect.rollout import scripted_action
@@ -127,7 +128,7 @@ def main() -> None:
     data = play(params, args.episodes, args.noise, args.seed)
     n, steps = data["object_pos"].shape[:2]
     frames = data["frames"].reshape(n * steps, *data["frames"].shape[2:])  # (E, T, H, W, 3) -> (E*T, H, W, 3)
-    z = np.concatenate([enc.encode(frames[i : i + 256]) for i in range(0, len(frames), 256)])
+    z = encode(enc, frames)  # (E*T, L)
     points = space.project(z).reshape(n, steps, -1)  # (E*T, G) -> (E, T, G)
     goal_points = space.project(enc.encode(data["goal_frame"]))  # (E, G)
     radius = float(data["radius"])

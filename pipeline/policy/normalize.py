@@ -68,6 +68,8 @@ class VectorInputs(BaseFeaturesExtractor):
 
     :param keys: which observation keys reach the network, in this order (e.g. leaving out ``achieved_goal``)
     :param normalize: running mean/std normalisation per input, clipped to ``+-clip``
+    :param goal_width: only the first this many numbers of each goal key reach the network (default: all; the
+        ``goal_reward: simulator`` diagnostic appends the simulator's positions to its goals for the reward only)
     """
 
     def __init__(
@@ -76,11 +78,14 @@ class VectorInputs(BaseFeaturesExtractor):
         keys: Sequence[str] = ("observation", "achieved_goal", "desired_goal"),
         normalize: bool = True,
         clip: float = 5.0,
+        goal_width: int | None = None,
     ) -> None:
         unknown = [k for k in keys if k not in observation_space.spaces]
         if unknown:
             raise ValueError(f"inputs {unknown} not in the observation {list(observation_space.spaces)}")
         dims = {k: int(np.prod(observation_space[k].shape)) for k in keys}
+        self.widths = {k: goal_width if goal_width is not None and k.endswith("_goal") else dims[k] for k in keys}
+        dims = self.widths
         super().__init__(observation_space, features_dim=sum(dims.values()))
         self.keys = tuple(keys)
         self.norms = nn.ModuleDict()
@@ -92,7 +97,8 @@ class VectorInputs(BaseFeaturesExtractor):
         parts = []
         for k in self.keys:
             x = observations[k].flatten(1)  # (B, ...) -> (B, d)
-            parts.append(self.norms[norm_group(k)](x) if self.norms else x)
+            x = self.norms[norm_group(k)](x) if self.norms else x
+            parts.append(x[:, : self.widths[k]])  # (B, d) -> (B, width): goal_width drops the reward-only part
         return torch.cat(parts, dim=1)  # (B, sum d)
 
     @torch.no_grad()

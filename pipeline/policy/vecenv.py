@@ -145,6 +145,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         else:
             obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
             obs_dim += raw["achieved_goal"].shape[0] if variant.object_estimate is not None else 0
+        self.true_goals = variant.goal_mode == "latent" and variant.goal_reward == "simulator"  # diagnostic
         goal_dim = goal_space.dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
         box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
         space = spaces.Dict(
@@ -156,6 +157,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._goal = np.zeros((n, goal_dim), np.float32)
         self.w = variant.achieved_window if variant.goal_mode == "latent" else 0
         self._window = np.zeros((n, self.w, goal_dim), np.float32)  # goal-space points of the last w frames
+        if self.true_goals:  # goals [point, simulator position]; the networks read the point only (goal_width)
+            space = spaces.Dict({**space.spaces, **{k: box(goal_dim + 3) for k in ("achieved_goal", "desired_goal")}})
+            self.observation_space = space
         self._raw: dict[str, np.ndarray] = {}
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
         self.goal_frames = np.zeros((n, *size), np.uint8)
@@ -225,6 +229,9 @@ class GoalObsVecEnv(VecEnvWrapper):
                 obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"], raw["proprio"][:, :3])], axis=1)
         if self.variant.goal_mode == "latent":
             achieved, desired = np.median(window, axis=1), goal  # (n, w, G) -> (n, G); goals are stored projected
+            if self.true_goals:  # (n, G) -> (n, G + 3)
+                achieved = np.concatenate([achieved, raw["achieved_goal"]], axis=1)
+                desired = np.concatenate([desired, raw["desired_goal"]], axis=1)
         else:
             achieved, desired = raw["achieved_goal"], raw["desired_goal"]
         return {
@@ -283,7 +290,7 @@ class GoalObsVecEnv(VecEnvWrapper):
             self._window = shifted(self._window, self._points(z), done_idx)  # (n, w, G)
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, self._window, raw, self._goal)
-        if self.variant.goal_mode == "latent":  # the env's reward is about positions; report the latent one
+        if self.variant.goal_mode == "latent" and not self.true_goals:  # the env's reward is about positions
             rewards = latent_reward(obs["achieved_goal"], obs["desired_goal"], self.threshold)
         return obs, rewards, dones, infos
 
@@ -291,6 +298,8 @@ class GoalObsVecEnv(VecEnvWrapper):
     def env_method(self, method_name: str, *method_args: Any, indices=None, **method_kwargs: Any) -> list[Any]:
         if method_name == "compute_reward" and self.variant.goal_mode == "latent":
             achieved, desired = method_args[0], method_args[1]
+            if self.true_goals:  # the simulator positions, the goals' last 3 numbers
+                method_args = (achieved[..., -3:], desired[..., -3:], *method_args[2:])
+                return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
             return [latent_reward(achieved, desired, self.threshold)]
         return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
-

@@ -15,7 +15,6 @@ from pipeline.config import Params
 from pipeline.encoders import load_encoder
 from pipeline.goalspace.keypoints import KeypointGoalSpace
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.latent_goals import goal_width
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
 
@@ -38,7 +37,7 @@ def test_goals_append_positions_and_rewards_follow_them(tmp_path: Path) -> None:
                         goal_space=space)  # fmt: skip
     G = space.dim
     assert env.observation_space["desired_goal"].shape == (G + 3,)
-    assert goal_width(variant, 3, G + 3) == G
+    assert env.goal_width == G
     env.seed(5)
     obs = env.reset()
     rng = np.random.default_rng(2)
@@ -80,4 +79,3 @@ def test_networks_read_the_points_only() -> None:
 def test_goal_reward_needs_latent_goals() -> None:
     with pytest.raises(ValueError, match="goal_reward: simulator needs goal_mode: latent"):
         VariantConfig(obs="latent", encoder="vae", goal_reward="simulator")
-    assert goal_width(VariantConfig(obs="latent", encoder="vae", goal_mode="latent"), 3, 10) is None

@@ -17,7 +17,7 @@ from pipeline.envs import EnvConfig
 from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
-from pipeline.policy.latent_goals import calibrate_latent_threshold, goal_width
+from pipeline.policy.latent_goals import calibrate_latent_threshold
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
@@ -172,7 +172,7 @@ def build_model(
             "features_extractor_kwargs": {
                 "keys": variant.input_keys(),
                 "normalize": variant.normalize,
-                "goal_width": goal_width(variant, 3, env.observation_space["desired_goal"].shape[0]),
+                "goal_width": getattr(env, "goal_width", None),
             },
         }
         model = algo_class(variant.algo, overlap)(

@@ -7,7 +7,6 @@ import numpy as np
 from pipeline.encoders import LoadedEncoder
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.goalspace import GoalSpace, LatentGoalSpace
-from pipeline.policy.config import VariantConfig
 
 
 def latent_reward(achieved: np.ndarray, desired: np.ndarray, threshold: float) -> np.ndarray:
@@ -34,9 +33,3 @@ def calibrate_latent_threshold(
     env.close()
     space = goal_space or LatentGoalSpace(encoder.latent_dim)
     return float(np.median(space.distance(encoder.encode(np.stack(a)), encoder.encode(np.stack(b)))))
-
-
-def goal_width(variant: VariantConfig, true_dim: int, goal_dim: int) -> int | None:
-    """How many leading numbers of each goal the networks read: under ``goal_reward: simulator`` the goals are
-    ``[goal-space point, simulator position (true_dim)]`` and only the point reaches them; else all (None)."""
-    return goal_dim - true_dim if variant.goal_mode == "latent" and variant.goal_reward == "simulator" else None

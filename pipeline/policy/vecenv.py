@@ -145,21 +145,20 @@ class GoalObsVecEnv(VecEnvWrapper):
         else:
             obs_dim = raw["proprio" if variant.obs == "proprio" else "state"].shape[0]
             obs_dim += raw["achieved_goal"].shape[0] if variant.object_estimate is not None else 0
-        self.true_goals = variant.goal_mode == "latent" and variant.goal_reward == "simulator"  # diagnostic
         goal_dim = goal_space.dim if variant.goal_mode == "latent" else raw["desired_goal"].shape[0]
+        self.true_goals = variant.goal_mode == "latent" and variant.goal_reward == "simulator"  # diagnostic
+        self.goal_width = goal_dim if self.true_goals else None
+        """leading numbers of each goal the networks read (``goal_reward: simulator`` appends the simulator's
+        positions for the reward only; None: all)"""
+        full = goal_dim + (raw["desired_goal"].shape[0] if self.true_goals else 0)  # [point, position]
         box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
-        space = spaces.Dict(
-            {"observation": box(obs_dim), "achieved_goal": box(goal_dim), "desired_goal": box(goal_dim)}
-        )
+        space = spaces.Dict({"observation": box(obs_dim), "achieved_goal": box(full), "desired_goal": box(full)})
         super().__init__(venv, observation_space=space)
         n = venv.num_envs
         self._stack = np.zeros((n, self.k, seen), np.float32)  # what the observation stacks of each frame
         self._goal = np.zeros((n, goal_dim), np.float32)
         self.w = variant.achieved_window if variant.goal_mode == "latent" else 0
         self._window = np.zeros((n, self.w, goal_dim), np.float32)  # goal-space points of the last w frames
-        if self.true_goals:  # goals [point, simulator position]; the networks read the point only (goal_width)
-            space = spaces.Dict({**space.spaces, **{k: box(goal_dim + 3) for k in ("achieved_goal", "desired_goal")}})
-            self.observation_space = space
         self._raw: dict[str, np.ndarray] = {}
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
         self.goal_frames = np.zeros((n, *size), np.uint8)
@@ -229,7 +228,7 @@ class GoalObsVecEnv(VecEnvWrapper):
                 obs = np.concatenate([obs, self._object_estimate(raw["achieved_goal"], raw["proprio"][:, :3])], axis=1)
         if self.variant.goal_mode == "latent":
             achieved, desired = np.median(window, axis=1), goal  # (n, w, G) -> (n, G); goals are stored projected
-            if self.true_goals:  # (n, G) -> (n, G + 3)
+            if self.true_goals:  # (n, G) -> (n, G + 3): [point, simulator position]
                 achieved = np.concatenate([achieved, raw["achieved_goal"]], axis=1)
                 desired = np.concatenate([desired, raw["desired_goal"]], axis=1)
         else:
@@ -298,8 +297,9 @@ class GoalObsVecEnv(VecEnvWrapper):
     def env_method(self, method_name: str, *method_args: Any, indices=None, **method_kwargs: Any) -> list[Any]:
         if method_name == "compute_reward" and self.variant.goal_mode == "latent":
             achieved, desired = method_args[0], method_args[1]
-            if self.true_goals:  # the simulator positions, the goals' last 3 numbers
-                method_args = (achieved[..., -3:], desired[..., -3:], *method_args[2:])
+            if self.true_goals:  # the simulator positions, after the goals' first goal_width numbers
+                w = self.goal_width
+                method_args = (achieved[..., w:], desired[..., w:], *method_args[2:])
                 return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
             return [latent_reward(achieved, desired, self.threshold)]
         return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)

@@ -79,3 +79,39 @@ def test_networks_read_the_points_only() -> None:
 def test_goal_reward_needs_latent_goals() -> None:
     with pytest.raises(ValueError, match="goal_reward: simulator needs goal_mode: latent"):
         VariantConfig(obs="latent", encoder="vae", goal_reward="simulator")
+
+
+def test_build_model_reads_the_points_only(tmp_path: Path) -> None:
+    """End to end: ``build_model`` sizes the networks from the env's ``goal_width``; moving the appended simulator
+    positions in an observation leaves the actor's action and the critic's values unchanged."""
+    from pipeline.policy.build import build_model
+
+    params = Params.model_validate(tiny_params_dict(tmp_path))
+    enc = load_encoder(spatial_encoder(params), device="cpu")
+    space = KeypointGoalSpace(8, 4, np.array([1, 2]))
+    variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space="keypoints",
+                            goal_reward="simulator", frame_stack=2)  # fmt: skip
+    env = GoalObsVecEnv(make_fetch_vec_env(params.env, 2, render=True, kind="dummy"), variant, enc, 1e-6, seed=3,
+                        goal_space=space)  # fmt: skip
+    model = build_model(variant, env, 0, "cpu", tmp_path / "tb")
+    G = space.dim
+    ext = model.actor.features_extractor
+    assert ext.features_dim == env.observation_space["observation"].shape[0] + G  # observation + the goal's points
+    env.seed(1)
+    obs = env.reset()
+    moved = {k: v.copy() for k, v in obs.items()}
+    for key in ("achieved_goal", "desired_goal"):
+        moved[key][:, G:] += 0.3  # (n, G + 3): only the positions move
+    before, _ = model.predict(obs, deterministic=True)
+    after, _ = model.predict(moved, deterministic=True)
+    np.testing.assert_array_equal(after, before)
+    with torch.no_grad():
+        t, _ = model.policy.obs_to_tensor(obs)
+        m, _ = model.policy.obs_to_tensor(moved)
+        act = torch.as_tensor(before)
+        for q, q_moved in zip(model.critic(t, act), model.critic(m, act)):
+            torch.testing.assert_close(q_moved, q)
+    moved["desired_goal"][:, :G] += 1.0  # the points do reach the actor
+    changed, _ = model.predict(moved, deterministic=True)
+    assert not np.array_equal(changed, before)
+    env.close()

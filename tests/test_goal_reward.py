@@ -6,6 +6,7 @@ positions, and the networks read the points only."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,8 @@ def true_reward(achieved: np.ndarray, desired: np.ndarray, radius: float = 0.05)
     return -(np.linalg.norm(achieved - desired, axis=-1) > radius).astype(np.float32)
 
 
-def test_goals_append_positions_and_rewards_follow_them(tmp_path: Path) -> None:
+def diagnostic_env(tmp_path: Path) -> tuple[Params, Any, KeypointGoalSpace, VariantConfig, GoalObsVecEnv]:
+    """A ``goal_reward: simulator`` env on a tiny spatial AE: 2 envs, keypoint goals, reward threshold 1e-6."""
     params = Params.model_validate(tiny_params_dict(tmp_path))
     enc = load_encoder(spatial_encoder(params), device="cpu")
     space = KeypointGoalSpace(8, 4, np.array([1, 2]))
@@ -35,6 +37,11 @@ def test_goals_append_positions_and_rewards_follow_them(tmp_path: Path) -> None:
                             goal_reward="simulator", frame_stack=2)  # fmt: skip
     env = GoalObsVecEnv(make_fetch_vec_env(params.env, 2, render=True, kind="dummy"), variant, enc, 1e-6, seed=3,
                         goal_space=space)  # fmt: skip
+    return params, enc, space, variant, env
+
+
+def test_goals_append_positions_and_rewards_follow_them(tmp_path: Path) -> None:
+    params, enc, space, variant, env = diagnostic_env(tmp_path)
     G = space.dim
     assert env.observation_space["desired_goal"].shape == (G + 3,)
     assert env.goal_width == G
@@ -86,13 +93,7 @@ def test_build_model_reads_the_points_only(tmp_path: Path) -> None:
     positions in an observation leaves the actor's action and the critic's values unchanged."""
     from pipeline.policy.build import build_model
 
-    params = Params.model_validate(tiny_params_dict(tmp_path))
-    enc = load_encoder(spatial_encoder(params), device="cpu")
-    space = KeypointGoalSpace(8, 4, np.array([1, 2]))
-    variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space="keypoints",
-                            goal_reward="simulator", frame_stack=2)  # fmt: skip
-    env = GoalObsVecEnv(make_fetch_vec_env(params.env, 2, render=True, kind="dummy"), variant, enc, 1e-6, seed=3,
-                        goal_space=space)  # fmt: skip
+    _, _, space, variant, env = diagnostic_env(tmp_path)
     model = build_model(variant, env, 0, "cpu", tmp_path / "tb")
     G = space.dim
     ext = model.actor.features_extractor

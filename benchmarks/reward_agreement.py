@@ -14,7 +14,9 @@ reward is compared with the true one on two sets of (achieved, goal) pairs:
 
 - ``env goal``: every step against the episode's goal image (what the env reports);
 - ``HER future``: every step against a later step's achieved point of the same episode (what HER relabels to; the
-  true reward there is whether the block moved less than 5 cm between the two steps).
+  true reward there is whether the block moved less than 5 cm between the two steps); also split by whether the
+  gripper is within ``--near`` of the block in the goal frame (``goal near``: the arm at the block, where a single
+  frame's block estimate misreads) or not (``goal far``).
 
 Per window: the share of pairs where the two rewards agree, the latent reward's false positives (rewarded, block
 not within 5 cm) and false negatives (not rewarded, block within 5 cm), as shares of the truly failed and the truly
@@ -87,22 +89,25 @@ def future_pairs(steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def play(params: Params, episodes: int, noise: float, seed: int) -> dict[str, np.ndarray]:
-    """Scripted-pusher episodes: frames ``(E, T, H, W, 3)``, block positions ``(E, T, 3)``, goals ``(E, 3)`` and
-    goal images ``(E, H, W, 3)`` (arm at an independent pose, as the policy stage draws it), the success radius."""
+    """Scripted-pusher episodes: frames ``(E, T, H, W, 3)``, block and gripper positions ``(E, T, 3)``, goals
+    ``(E, 3)`` and goal images ``(E, H, W, 3)`` (arm at an independent pose, as the policy stage draws it), the
+    success radius."""
     env = FetchPixelEnv(params.env)
     rng = np.random.default_rng(seed)
-    out: dict[str, list[np.ndarray]] = {"frames": [], "object_pos": [], "goal": [], "goal_frame": []}
+    out: dict[str, list[np.ndarray]] = {"frames": [], "object_pos": [], "grip_pos": [], "goal": [], "goal_frame": []}
     for e in range(episodes):
         obs, _ = env.reset(seed=seed + e)
         out["goal"].append(obs["desired_goal"].copy())
         out["goal_frame"].append(env.render_goal(obs["desired_goal"], rng.uniform(ARM_BOX[0], ARM_BOX[1])))
-        frames, pos = [], []
+        frames, pos, grip = [], [], []
         for _ in range(params.env.max_episode_steps):
             frames.append(obs["pixels"])
             pos.append(obs["achieved_goal"].copy())
+            grip.append(obs["proprio"][:3].copy())
             obs, *_ = env.step(scripted_action(obs, rng, noise, True))
         out["frames"].append(np.stack(frames))
         out["object_pos"].append(np.stack(pos))
+        out["grip_pos"].append(np.stack(grip))
     radius = env.fetch.distance_threshold
     env.close()
     return {**{k: np.stack(v) for k, v in out.items()}, "radius": np.array(radius)}
@@ -119,6 +124,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--noise", type=float, default=0.3, help="std of the pusher's action noise")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--near", type=float, default=0.07,
+                        help="split HER pairs at this gripper-block distance (m) in the goal frame")  # fmt: skip
     args = parser.parse_args()
     params = Params.model_validate(read_yaml(args.params))
     enc = load_encoder(args.encoder, device="cpu")
@@ -136,6 +143,8 @@ def main() -> None:
     t, u = future_pairs(steps)
     moved = np.linalg.norm(data["object_pos"][:, t] - data["object_pos"][:, u], axis=-1)  # (E, pairs)
     truth_her = -(moved > radius).astype(np.float32)
+    gap = np.linalg.norm(data["grip_pos"] - data["object_pos"], axis=-1)  # (E, T): gripper-block distance
+    near = gap[:, u] < args.near  # (E, pairs): HER's goal frame has the arm at the block
     print(f"{args.encoder} / {args.goal_space}: threshold {threshold:.3f}; {n} scripted-pusher episodes "
           f"(noise {args.noise}), {steps} steps each")  # fmt: skip
     print(f"{'pairs':<11} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} "
@@ -144,9 +153,12 @@ def main() -> None:
         achieved = windowed(points, w)  # (E, T, G)
         for scale in [float(x) for x in args.scales.split(",")]:
             thr = threshold * scale
+            her = latent_reward(achieved[:, t], achieved[:, u], thr)  # (E, pairs)
             for name, lat, truth in (
                 ("env goal", latent_reward(achieved, goal_points[:, None], thr), truth_env),
-                ("HER future", latent_reward(achieved[:, t], achieved[:, u], thr), truth_her),
+                ("HER future", her, truth_her),
+                ("  goal near", her[near], truth_her[near]),  # the arm at the block in the goal frame
+                ("  goal far", her[~near], truth_her[~near]),
             ):
                 a = agreement(lat, truth)
                 print(f"{name:<11} {w:>6} {thr:>6.3f} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "

@@ -16,7 +16,7 @@ reward is compared with the true one on two sets of (achieved, goal) pairs:
 - ``HER future``: every step against a later step's achieved point of the same episode (what HER relabels to; the
   true reward there is whether the block moved less than 5 cm between the two steps); also split by whether the
   gripper is within ``--near`` of the block in the goal frame (``goal near``: the arm at the block, where a single
-  frame's block estimate misreads) or not (``goal far``).
+  frame's block estimate was suspected to misread; measured no worse, README "Seventh round") or not (``goal far``).
 
 Per window: the share of pairs where the two rewards agree, the latent reward's false positives (rewarded, block
 not within 5 cm) and false negatives (not rewarded, block within 5 cm), as shares of the truly failed and the truly

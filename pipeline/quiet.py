@@ -13,6 +13,7 @@ LIGHTNING_WARNINGS = (
     r"Checkpoint directory .* exists and is not empty",  # our resumable checkpoints live there on purpose
     r"The number of training batches .* is smaller than the logging interval",  # tiny profiles
     r".*does not have many workers which may be a bottleneck.*",  # frames are in memory; workers would copy them
+    r"You're resuming from a checkpoint that ended before the epoch ended.*",  # said in our own resume line
 )
 
 

@@ -186,7 +186,8 @@ def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progr
         write_json(fp_file, fp)
         trainer = _trainer(pre, ckpt_dir, paths.logs, progress)
         if resume.exists() and progress:
-            print(f"pretrain {name}: resuming from {resume}")
+            # Lightning restarts a mid-epoch dataloader at the epoch's start (its warning is silenced in pipeline.quiet)
+            print(f"pretrain {name}: resuming from {resume} (the current epoch's batches restart)")
         trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
         net = lit.net
         stats = {  # EncoderMetrics fields of a trained encoder

@@ -40,8 +40,9 @@ from pipeline.encoders import load_encoder
 from pipeline.envs import FetchPixelEnv
 from pipeline.goalspace import load_goal_space
 from pipeline.params import read_yaml
+from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import calibrate_latent_threshold, latent_reward
-from pipeline.policy.vecenv import ARM_BOX, shifted
+from pipeline.policy.vecenv import ARM_BOX, GOAL_POSE_TRIES, shifted
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,28 @@ def future_pairs(steps: int) -> tuple[np.ndarray, np.ndarray]:
     return t, u
 
 
-def play(params: Params, episodes: int, noise: float, seed: int) -> dict[str, np.ndarray]:
+def play(params: Params, episodes: int, noise: float, seed: int, min_visible: float) -> dict[str, np.ndarray]:
     """Scripted-pusher episodes: frames ``(E, T, H, W, 3)``, block and gripper positions ``(E, T, 3)``, goals
-    ``(E, 3)`` and goal images ``(E, H, W, 3)`` (arm at an independent pose, as the policy stage draws it), the
-    success radius."""
+    ``(E, 3)`` and goal images ``(E, H, W, 3)`` (arm at an independent pose, redrawn until ``min_visible`` of the
+    block is seen, as the policy stage draws it), the share of the block seen in each goal image, the success
+    radius."""
     env = FetchPixelEnv(params.env)
     rng = np.random.default_rng(seed)
-    out: dict[str, list[np.ndarray]] = {"frames": [], "object_pos": [], "grip_pos": [], "goal": [], "goal_frame": []}
+    out: dict[str, list[np.ndarray]] = {
+        "frames": [],
+        "object_pos": [],
+        "grip_pos": [],
+        "goal": [],
+        "goal_frame": [],
+        "goal_seen": [],
+    }
     for e in range(episodes):
         obs, _ = env.reset(seed=seed + e)
         out["goal"].append(obs["desired_goal"].copy())
-        out["goal_frame"].append(env.render_goal(obs["desired_goal"], rng.uniform(ARM_BOX[0], ARM_BOX[1])))
+        arms = rng.uniform(ARM_BOX[0], ARM_BOX[1], (GOAL_POSE_TRIES, 3))  # candidate poses, as the policy stage
+        tried = arms if min_visible > 0 else arms[:1]  # 0: the first pose, its visibility still measured
+        out["goal_frame"].append(env.render_goal(obs["desired_goal"], tried, min_visible=max(min_visible, 1e-9)))
+        out["goal_seen"].append(np.array(env.goal_visibility))
         frames, pos, grip = [], [], []
         for _ in range(params.env.max_episode_steps):
             frames.append(obs["pixels"])
@@ -124,6 +136,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--noise", type=float, default=0.3, help="std of the pusher's action noise")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--goal-min-visible",
+        type=float,
+        default=VariantConfig.model_fields["goal_min_visible"].default,
+        help="goal images: redraw the arm until this share of the block is seen (0: first pose)",
+    )
     parser.add_argument("--near", type=float, default=0.07,
                         help="split HER pairs at this gripper-block distance (m) in the goal frame")  # fmt: skip
     args = parser.parse_args()
@@ -132,7 +150,7 @@ def main() -> None:
     space = load_goal_space(args.goal_space, (args.goal_spaces or params.paths.goal_spaces) / args.encoder.name,
                             enc.latent_dim)  # fmt: skip
     threshold = calibrate_latent_threshold(params.env, enc, goal_space=space)
-    data = play(params, args.episodes, args.noise, args.seed)
+    data = play(params, args.episodes, args.noise, args.seed, args.goal_min_visible)
     n, steps = data["object_pos"].shape[:2]
     frames = data["frames"].reshape(n * steps, *data["frames"].shape[2:])  # (E, T, H, W, 3) -> (E*T, H, W, 3)
     z = encode(enc, frames)  # (E*T, L)
@@ -146,7 +164,8 @@ def main() -> None:
     gap = np.linalg.norm(data["grip_pos"] - data["object_pos"], axis=-1)  # (E, T): gripper-block distance
     near = gap[:, u] < args.near  # (E, pairs): HER's goal frame has the arm at the block
     print(f"{args.encoder} / {args.goal_space}: threshold {threshold:.3f}; {n} scripted-pusher episodes "
-          f"(noise {args.noise}), {steps} steps each")  # fmt: skip
+          f"(noise {args.noise}), {steps} steps each; goal images with >= 90 % of the block seen: "
+          f"{(data['goal_seen'] >= 0.9).mean():.2f} (goal_min_visible {args.goal_min_visible})")  # fmt: skip
     print(f"{'pairs':<11} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} "
           f"{'false -':>8}")  # fmt: skip
     for w in [int(x) for x in args.windows.split(",")]:

@@ -242,6 +242,55 @@ def test_latent_goal_env_observations_and_her_hook(tmp_path: Path) -> None:
     env.close()
 
 
+def test_latent_reward_of_an_episode_end_is_about_its_terminal_frame(tmp_path: Path) -> None:
+    """The last step's reward compares the terminal frame with the finished episode's goal, not the next episode's
+    first frame with its new goal (what the returned observation holds). Two identical runs: the first measures
+    both distances, the second puts the threshold between them so that only the right pair passes."""
+    from pipeline.encoders import load_encoder
+
+    params = Params.model_validate(policy_params(tmp_path))
+    enc = load_encoder(make_encoder(params), device="cpu")
+    variant = VariantConfig(obs="latent", encoder="vae", goal_mode="latent")
+
+    def last_step(threshold: float) -> tuple[np.ndarray, dict, dict]:
+        env = GoalObsVecEnv(make_fetch_vec_env(params.env, 1, render=True, kind="dummy"), variant, enc, threshold)
+        env.seed(3)
+        env.reset()
+        for _ in range(params.env.max_episode_steps):
+            obs, rewards, dones, infos = env.step(np.zeros((1, 4), np.float32))
+        env.close()
+        assert dones.all()
+        return rewards, obs, infos[0]["terminal_observation"]
+
+    _, obs, term = last_step(1.0)
+    d_term = float(np.linalg.norm(term["achieved_goal"] - term["desired_goal"]))
+    d_next = float(np.linalg.norm(obs["achieved_goal"][0] - obs["desired_goal"][0]))
+    assert abs(d_term - d_next) > 1e-4  # the two pairs are told apart by a threshold between them
+    rewards, _, term2 = last_step((d_term + d_next) / 2)
+    np.testing.assert_array_equal(term2["achieved_goal"], term["achieved_goal"])  # the runs are identical
+    assert rewards[0] == (0.0 if d_term < d_next else -1.0)
+
+
+def test_goal_image_redraws_the_arm_until_the_block_is_seen() -> None:
+    from pipeline.envs import EnvConfig, FetchPixelEnv
+
+    env = FetchPixelEnv(EnvConfig(image_size=32))
+    obs, _ = env.reset(seed=0)
+    goal = obs["desired_goal"]
+    over = goal - env.fetch.initial_gripper_xpos + np.array([0.0, 0.0, 0.03])  # the gripper just above the goal
+    far = np.array([0.0, 0.3, 0.15])  # the gripper off to one side
+    before = env.renderer.render(env.fetch.data)
+    hidden = env.render_goal(goal, over)
+    assert env.goal_visibility == 1.0  # one pose, min_visible 0: not looked at
+    env.render_goal(goal, over, min_visible=1e-9)
+    assert env.goal_visibility < 0.5  # that pose hides most of the block
+    frame = env.render_goal(goal, np.stack([over, far]), min_visible=0.9)
+    assert env.goal_visibility >= 0.9 and not np.array_equal(frame, hidden)
+    np.testing.assert_array_equal(frame, env.render_goal(goal, far))  # the second candidate was kept
+    np.testing.assert_array_equal(env.renderer.render(env.fetch.data), before)  # the scene is restored
+    env.close()
+
+
 def test_resume_after_kill(tmp_path: Path) -> None:
     p = policy_params(tmp_path, total_steps=2000, eval_every=200)
     params = Params.model_validate(p)

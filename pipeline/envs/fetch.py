@@ -63,6 +63,8 @@ class FetchPixelEnv(gym.Wrapper):
         self.fetch = self.env.unwrapped
         self.renderer = PixelRenderer(self.fetch.model, cfg) if render else None
         self._object_geom: int | None = None
+        self.goal_visibility = float("nan")
+        """share of the object in view in the last :meth:`render_goal` image (1.0 when it did not look)"""
         state_space = self.env.observation_space["observation"]
         n = state_space.shape[0]
         goal_space = self.env.observation_space["desired_goal"]
@@ -133,25 +135,39 @@ class FetchPixelEnv(gym.Wrapper):
         mujoco.mj_forward(model, data)
         return frame
 
-    def render_goal(self, pos: np.ndarray, arm_offset: np.ndarray, settle_steps: int = 10) -> np.ndarray:
-        """Goal image: the object at ``pos`` and the gripper moved to its initial position + ``arm_offset`` (a pose
-        the caller draws independently of the episode); the simulation state is restored after."""
+    def render_goal(
+        self, pos: np.ndarray, arm_offsets: np.ndarray, settle_steps: int = 10, min_visible: float = 0.0
+    ) -> np.ndarray:
+        """Goal image: the object at ``pos`` and the gripper moved to its initial position + an offset that the
+        caller draws independently of the episode; the simulation state is restored after.
+
+        ``arm_offsets`` is one offset ``(3,)`` or candidates ``(m, 3)`` tried in order: the first pose that leaves
+        at least ``min_visible`` of the object in view is kept (else the most visible one), so a goal image shows
+        its block, as a person choosing a goal photo would; the share seen is left in :attr:`goal_visibility`."""
         if not self.cfg.has_object:
             raise ValueError(f"{self.cfg.id} has no object to place")
         model, data, utils = self.fetch.model, self.fetch.data, self.fetch._utils
         spec = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART  # mj_step moves both
         saved = np.empty(mujoco.mj_stateSize(model, spec))
         mujoco.mj_getState(model, data, saved, spec)
-        utils.set_mocap_pos(model, data, "robot0:mocap", self.fetch.initial_gripper_xpos + np.asarray(arm_offset))
-        mujoco.mj_step(model, data, nstep=settle_steps * self.fetch.n_substeps)  # the arm follows the mocap
-        qpos = utils.get_joint_qpos(model, data, "object0:joint").copy()
-        qpos[:3] = pos  # placed after the arm moved, so the move cannot push it
-        utils.set_joint_qpos(model, data, "object0:joint", qpos)
-        mujoco.mj_forward(model, data)
-        frame = self.renderer.render(data)
+        best, best_vis = None, -1.0
+        for offset in np.asarray(arm_offsets, np.float64).reshape(-1, 3):  # (3,) or (m, 3) -> (m, 3)
+            mujoco.mj_setState(model, data, saved, spec)
+            utils.set_mocap_pos(model, data, "robot0:mocap", self.fetch.initial_gripper_xpos + offset)
+            mujoco.mj_step(model, data, nstep=settle_steps * self.fetch.n_substeps)  # the arm follows the mocap
+            qpos = utils.get_joint_qpos(model, data, "object0:joint").copy()
+            qpos[:3] = pos  # placed after the arm moved, so the move cannot push it
+            utils.set_joint_qpos(model, data, "object0:joint", qpos)
+            mujoco.mj_forward(model, data)
+            vis = self.object_visibility() if min_visible > 0 else 1.0
+            if vis > best_vis:
+                best, best_vis = self.renderer.render(data), vis
+            if vis >= min_visible:
+                break
+        self.goal_visibility = best_vis
         mujoco.mj_setState(model, data, saved, spec)
         mujoco.mj_forward(model, data)
-        return frame
+        return best
 
     def close(self) -> None:
         if self.renderer is not None:

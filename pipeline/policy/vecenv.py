@@ -26,6 +26,8 @@ VecEnvKind = Literal["auto", "dummy", "subproc"]
 ARM_BOX = np.array([[-0.15, -0.15, 0.0], [0.15, 0.15, 0.2]])
 """goal images: the gripper is moved to the initial gripper position plus an offset drawn uniformly from this box
 (metres; low row, high row), independently of the episode, so the arm's pose in a goal image says nothing"""
+GOAL_POSE_TRIES = 16
+"""goal images: arm poses drawn per goal, tried in order until the block is in view (``goal_min_visible``)"""
 
 
 def shifted(history: np.ndarray, newest: np.ndarray, restart: np.ndarray | None = None) -> np.ndarray:
@@ -194,9 +196,10 @@ class GoalObsVecEnv(VecEnvWrapper):
         """Set the latent goal of episodes that just started in ``envs``."""
         if self.variant.goal_mode != "latent" or len(envs) == 0:
             return
-        arm = self.rng.uniform(ARM_BOX[0], ARM_BOX[1], (len(envs), 3))  # (len(envs), 3) gripper offsets
+        arm = self.rng.uniform(ARM_BOX[0], ARM_BOX[1], (len(envs), GOAL_POSE_TRIES, 3))  # candidate gripper offsets
+        see = self.variant.goal_min_visible
         frames = np.stack(
-            [self.venv.env_method("render_goal", raw["desired_goal"][i], arm[j], indices=[i])[0]
+            [self.venv.env_method("render_goal", raw["desired_goal"][i], arm[j], min_visible=see, indices=[i])[0]
              for j, i in enumerate(envs)]
         )  # fmt: skip
         self.goal_frames[envs] = frames  # what the goal images look like (rollout pictures)
@@ -290,7 +293,11 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, self._window, raw, self._goal)
         if self.variant.goal_mode == "latent" and not self.true_goals:  # the env's reward is about positions
-            rewards = latent_reward(obs["achieved_goal"], obs["desired_goal"], self.threshold)
+            achieved, desired = obs["achieved_goal"].copy(), obs["desired_goal"].copy()  # (n, G) each
+            for i in done_idx:  # an episode's last reward is about its terminal frame and goal, not the next episode's
+                achieved[i] = infos[i]["terminal_observation"]["achieved_goal"]
+                desired[i] = infos[i]["terminal_observation"]["desired_goal"]
+            rewards = latent_reward(achieved, desired, self.threshold)
         return obs, rewards, dones, infos
 
     # --- HER hook ---------------------------------------------------------------------------------

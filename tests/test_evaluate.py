@@ -6,11 +6,12 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.config import Params
+from pipeline.policy.evaluate import evaluate, success_interval
 from pipeline.policy.evaluate import main as evaluate_main
-from pipeline.policy.evaluate import success_interval
 
 from .conftest import write_params
 from .test_policy import policy_params, run_policy
@@ -29,6 +30,7 @@ def test_reevaluation_reproduces_the_runs_own_and_extends_it(tmp_path: Path, cap
     assert again["step"] == int(last["step"]) == 200
     assert again["success"] == pytest.approx(float(last["success"]))  # the same fixed episodes, deterministic
     assert again["final_object_distance"] == pytest.approx(float(last["final_object_distance"]), abs=1e-9)
+    assert again["reward_success"] == pytest.approx(float(last["reward_success"]))
     evaluate_main(["--variant", "state", "--seed", "0", "--episodes", "6", "--params", path])
     more = json.loads((run / "eval_6.json").read_text())
     low, high = more["success_ci95"]
@@ -42,3 +44,36 @@ def test_success_interval_is_wilsons() -> None:
     low, high = success_interval(0.2, 100)
     assert 0.13 < low < 0.14 and 0.28 < high < 0.29  # Wilson 95 % for 20 / 100: 0.133-0.289
     assert success_interval(0.0, 20)[0] == 0.0 and success_interval(1.0, 20)[1] == pytest.approx(1.0)
+
+
+class _ScriptedEnv:
+    """Two envs whose episodes end at step 3 with given last rewards and success flags (first: success only,
+    second: the agent's own reward only), as a RIG agent whose latent goal and true goal disagree."""
+
+    num_envs = 2
+
+    def seed(self, seed: int) -> None:
+        self.t = 0
+
+    def reset(self) -> dict:
+        return {"observation": np.zeros((2, 1))}
+
+    def step(self, action: np.ndarray):
+        self.t += 1
+        done = self.t == 3
+        rewards = np.array([-1.0, 0.0]) if done else np.zeros(2)  # reached mid-episode does not count
+        infos = [{"is_success": 1.0, "goal_distance": 0.01}, {"is_success": 0.0, "goal_distance": 0.2}]
+        return self.reset(), rewards, np.array([done, done]), infos
+
+
+class _Model:
+    def predict(self, obs: dict, deterministic: bool):
+        return np.zeros((2, 4)), None
+
+
+def test_reward_success_is_the_last_steps_own_reward_not_the_true_success() -> None:
+    result = evaluate(_Model(), _ScriptedEnv(), episodes=4)
+    assert result["success"] == 0.5 and result["reward_success"] == 0.5
+    result = evaluate(_Model(), _ScriptedEnv(), episodes=1)  # only the first env's episode counts
+    assert result["success"] == 1.0 and result["reward_success"] == 0.0
+    assert result["final_object_distance"] == pytest.approx(0.01)

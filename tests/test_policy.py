@@ -99,6 +99,9 @@ def test_variant_trains_and_writes_results(tmp_path: Path, variant: str) -> None
     rows = read_eval(run)
     assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
     assert all(0.0 <= float(r["success"]) <= 1.0 and float(r["final_object_distance"]) > 0 for r in rows)
+    assert all(0.0 <= float(r["reward_success"]) <= 1.0 for r in rows)
+    if "rig" not in variant:  # vector goals: the agent's reward is the task's
+        assert all(r["reward_success"] == r["success"] for r in rows)
     saved = json.loads((run / "metrics.json").read_text())
     assert saved == pytest.approx(metrics)
     assert {"final_success", "fps", "replay_bytes_per_transition", "wall_time_s"} <= set(saved)

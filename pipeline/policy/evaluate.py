@@ -16,8 +16,11 @@ EVAL_SEED_BASE = 1_000_000
 
 
 def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, float]:
-    """Run ``episodes`` deterministic episodes; success and final object-goal distance (metres) from the env."""
-    successes, distances = [], []
+    """Run ``episodes`` deterministic episodes: success and final object-goal distance (metres) from the env, and
+    ``reward_success``, the share of episodes whose last step the agent's own reward counts as reached. With RIG
+    goals that is the latent goal, so ``reward_success`` well above ``success`` means the agent reaches where its
+    encoder reads the goal but not the goal (a misread or exploited encoder); with vector goals the two are equal."""
+    successes, distances, reached = [], [], []
     n = env.num_envs
     for first in range(0, episodes, n):
         env.seed(EVAL_SEED_BASE + first)
@@ -25,13 +28,18 @@ def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, floa
         finished = np.zeros(n, bool)
         while not finished.all():
             action, _ = model.predict(obs, deterministic=True)
-            obs, _, dones, infos = env.step(action)
+            obs, rewards, dones, infos = env.step(action)
             for i in np.flatnonzero(dones & ~finished):
                 if first + i < episodes:
                     successes.append(float(infos[i]["is_success"]))
                     distances.append(float(infos[i]["goal_distance"]))
+                    reached.append(float(rewards[i] == 0))
             finished |= dones
-    return {"success": float(np.mean(successes)), "final_object_distance": float(np.mean(distances))}
+    return {
+        "success": float(np.mean(successes)),
+        "final_object_distance": float(np.mean(distances)),
+        "reward_success": float(np.mean(reached)),
+    }
 
 
 def success_interval(success: float, episodes: int) -> tuple[float, float]:
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"evaluate {args.variant}/{args.seed} at step {steps}: success {result['success']:.2f} "
             f"(95 % CI {low:.2f}-{high:.2f}) on {args.episodes} episodes, final distance "
-            f"{result['final_object_distance'] * 1000:.0f} mm"
+            f"{result['final_object_distance'] * 1000:.0f} mm; its own reward's success {result['reward_success']:.2f}"
         )
 
     run_stage(body, (RunError, FileNotFoundError))

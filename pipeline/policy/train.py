@@ -23,7 +23,7 @@ from pipeline.policy.rollout import rollout_gif
 
 SUMMARY = "summary.json"
 """per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
-EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds")
+EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "reward_success")
 """``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far"""
 
 
@@ -69,6 +69,7 @@ class EvalCheckpointCallback(BaseCallback):
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="").writerow(row)
         self.logger.record("eval/success_rate", result["success"])
         self.logger.record("eval/final_object_distance", result["final_object_distance"])
+        self.logger.record("eval/reward_success", result["reward_success"])
         self.last, self.last_step = result, self.num_timesteps
         if checkpoint:
             save_checkpoint(

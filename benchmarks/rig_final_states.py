@@ -1,0 +1,80 @@
+"""Where does a trained agent end its eval episodes, and can its encoder see the block there?
+
+Run (repo root, venv active) on a finished run's checkpoint::
+
+    python benchmarks/rig_final_states.py --variant rig_spatial_ae_keypoints_obs --seed 0 --episodes 100
+
+Plays the run's deterministic eval episodes (the fixed seeds of ``python -m pipeline.policy.evaluate``) and, for the
+last frame each episode shows the agent before it ends, measures the share of the block in view (the simulator's
+visibility, read here for the diagnosis only; the agent never sees it). It prints, over episodes: true success
+(block within 5 cm of the goal), the agent's own reward at the last step (RIG: the latent goal reached), and both
+split by whether the block was at least half visible. A RIG agent whose true successes end with the block hidden
+under the gripper is told "not reached" there by a keypoint that cannot see the block.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import pipeline  # noqa: F401  (MUJOCO_GL)
+from pipeline.params import load_params
+from pipeline.policy.build import PolicyPaths, restore_run
+from pipeline.policy.evaluate import EVAL_SEED_BASE
+
+VISIBLE = 0.5
+"""a final frame counts as showing the block when at least this share of it is in view"""
+
+
+def final_states(model, env, episodes: int) -> dict[str, np.ndarray]:
+    """Per episode: true success, own reward reached (0 reward at the last step), block visibility in the last
+    frame the agent saw; arrays of length ``episodes``."""
+    out: dict[str, list[float]] = {"success": [], "reached": [], "visible": []}
+    n = env.num_envs
+    for first in range(0, episodes, n):
+        env.seed(EVAL_SEED_BASE + first)
+        obs = env.reset()
+        finished = np.zeros(n, bool)
+        while not finished.all():
+            seen = np.asarray(env.venv.env_method("object_visibility"), np.float64)  # (n,) the frame in obs
+            action, _ = model.predict(obs, deterministic=True)
+            obs, rewards, dones, infos = env.step(action)
+            for i in np.flatnonzero(dones & ~finished):
+                if first + i < episodes:
+                    out["success"].append(float(infos[i]["is_success"]))
+                    out["reached"].append(float(rewards[i] == 0))
+                    out["visible"].append(seen[i])
+            finished |= dones
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args()
+    params = load_params(args.params)
+    model, train_env, eval_env, steps = restore_run(
+        params.env, params.policy, args.variant, args.seed, PolicyPaths.of(params.paths), "rig_final_states"
+    )
+    train_env.close()
+    s = final_states(model, eval_env, args.episodes)
+    eval_env.close()
+    shown = s["visible"] >= VISIBLE
+    print(f"{args.variant}/{args.seed} at step {steps}, {args.episodes} eval episodes")
+    print(f"{'final frames':<26} {'share':>6} {'success':>8} {'own reward':>10}")
+    for name, m in (("all", np.ones_like(shown)), ("block >= half visible", shown), ("block mostly hidden", ~shown)):
+        if m.any():
+            print(f"{name:<26} {m.mean():>6.2f} {s['success'][m].mean():>8.2f} {s['reached'][m].mean():>10.2f}")
+    won = s["success"] == 1
+    if won.any():
+        print(f"true successes ending with the block mostly hidden: {(~shown[won]).mean():.2f}; "
+              f"of them told 'reached' by the own reward: {s['reached'][won].mean():.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

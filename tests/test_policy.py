@@ -235,10 +235,16 @@ def test_latent_goal_env_observations_and_her_hook(tmp_path: Path) -> None:
     obs = env.reset()
     assert obs["observation"].shape == (2, 3 * 8 + 10) and obs["desired_goal"].shape == (2, 8)
     assert not np.allclose(obs["achieved_goal"], obs["desired_goal"])  # goal image differs from the scene
+    first = obs
     for t in range(params.env.max_episode_steps):
+        before = obs
         obs, rewards, dones, infos = env.step(np.zeros((2, 4), np.float32))
     assert dones.all()
     term = infos[0]["terminal_observation"]
+    # the finished episode's goal stays in its observations: the new episode's goal image overwrites no array
+    np.testing.assert_array_equal(term["desired_goal"], first["desired_goal"][0])
+    np.testing.assert_array_equal(before["desired_goal"], first["desired_goal"])
+    assert not np.allclose(obs["desired_goal"], first["desired_goal"])  # the new episodes have new goal images
     assert term["observation"].shape == (3 * 8 + 10,) and term["achieved_goal"].shape == (8,)
     her = env.env_method("compute_reward", obs["achieved_goal"], obs["desired_goal"], [{}] * 2, indices=[0])[0]
     assert np.array_equal(her, latent_reward(obs["achieved_goal"], obs["desired_goal"], 1.0))

@@ -236,10 +236,10 @@ class GoalObsVecEnv(VecEnvWrapper):
                 desired = np.concatenate([desired, raw["desired_goal"]], axis=1)
         else:
             achieved, desired = raw["achieved_goal"], raw["desired_goal"]
-        return {
-            "observation": obs.astype(np.float32),
-            "achieved_goal": np.asarray(achieved, np.float32),
-            "desired_goal": np.asarray(desired, np.float32),
+        return {  # copies: latent goals are this wrapper's own array, which the next episode's goal overwrites
+            "observation": np.array(obs, np.float32),
+            "achieved_goal": np.array(achieved, np.float32),
+            "desired_goal": np.array(desired, np.float32),
         }
 
     def raw_observations(self) -> dict[str, np.ndarray]:

@@ -2,14 +2,16 @@
 
 Run (repo root, venv active) on a finished run's checkpoint::
 
-    python benchmarks/rig_final_states.py --variant rig_spatial_ae_keypoints_obs --seed 0 --episodes 100
+    python benchmarks/rig_final_states.py --variant rig_spatial_ae_keypoints_obs --seed 0 --episodes 100 \
+        --picture final.png
 
 Plays the run's deterministic eval episodes (the fixed seeds of ``python -m pipeline.policy.evaluate``) and, for the
 last frame each episode shows the agent before it ends, measures the share of the block in view (the simulator's
 visibility, read here for the diagnosis only; the agent never sees it). It prints, over episodes: true success
 (block within 5 cm of the goal), the agent's own reward at the last step (RIG: the latent goal reached), and both
 split by whether the block was at least half visible. A RIG agent whose true successes end with the block hidden
-under the gripper is told "not reached" there by a keypoint that cannot see the block.
+under the gripper, or whose own reward fires there without the block at the goal, is read by a keypoint that
+cannot see the block. ``--picture`` saves the last frame of the first 8 episodes beside their goal images (RIG).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pipeline  # noqa: F401  (MUJOCO_GL)
 from pipeline.params import load_params
 from pipeline.policy.build import PolicyPaths, restore_run
 from pipeline.policy.evaluate import EVAL_SEED_BASE
+from pipeline.policy.rollout import side_by_side
 
 VISIBLE = 0.5
 """a final frame counts as showing the block when at least this share of it is in view"""
@@ -30,8 +33,10 @@ VISIBLE = 0.5
 
 def final_states(model, env, episodes: int) -> dict[str, np.ndarray]:
     """Per episode: true success, own reward reached (0 reward at the last step), block visibility in the last
-    frame the agent saw; arrays of length ``episodes``."""
-    out: dict[str, list[float]] = {"success": [], "reached": [], "visible": []}
+    frame the agent saw; arrays of length ``episodes``; and ``pictures``, that frame beside the goal image
+    (latent goal mode only, else empty)."""
+    out: dict[str, list] = {"success": [], "reached": [], "visible": [], "pictures": []}
+    latent_goals = getattr(getattr(env, "variant", None), "goal_mode", None) == "latent"
     n = env.num_envs
     for first in range(0, episodes, n):
         env.seed(EVAL_SEED_BASE + first)
@@ -39,6 +44,7 @@ def final_states(model, env, episodes: int) -> dict[str, np.ndarray]:
         finished = np.zeros(n, bool)
         while not finished.all():
             seen = np.asarray(env.venv.env_method("object_visibility"), np.float64)  # (n,) the frame in obs
+            frames = env.raw_observations()["pixels"] if latent_goals else None  # (n, H, W, 3)
             action, _ = model.predict(obs, deterministic=True)
             obs, rewards, dones, infos = env.step(action)
             for i in np.flatnonzero(dones & ~finished):
@@ -46,8 +52,10 @@ def final_states(model, env, episodes: int) -> dict[str, np.ndarray]:
                     out["success"].append(float(infos[i]["is_success"]))
                     out["reached"].append(float(rewards[i] == 0))
                     out["visible"].append(seen[i])
+                    if latent_goals:
+                        out["pictures"].append(side_by_side(frames[i], env.goal_frames[i]))
             finished |= dones
-    return {k: np.asarray(v) for k, v in out.items()}
+    return {k: np.asarray(v) if k != "pictures" else v for k, v in out.items()}
 
 
 def main() -> None:
@@ -56,6 +64,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--picture", type=Path, default=None, help="PNG of 8 final frames beside their goals (RIG)")
     args = parser.parse_args()
     params = load_params(args.params)
     model, train_env, eval_env, steps = restore_run(
@@ -70,6 +79,16 @@ def main() -> None:
     for name, m in (("all", np.ones_like(shown)), ("block >= half visible", shown), ("block mostly hidden", ~shown)):
         if m.any():
             print(f"{name:<26} {m.mean():>6.2f} {s['success'][m].mean():>8.2f} {s['reached'][m].mean():>10.2f}")
+    if args.picture is not None and s["pictures"]:
+        from PIL import Image
+
+        pics = s["pictures"][:8]
+        rows = [np.concatenate(pics[r : r + 2], axis=1) for r in range(0, len(pics) - 1, 2)]  # 2 episodes a row
+        Image.fromarray(np.concatenate(rows, axis=0)).save(args.picture)
+        print(f"final frames | goal images of episodes 0-{len(pics) - 1} -> {args.picture}")
+        for e in range(len(pics)):
+            print(f"  episode {e}: success {s['success'][e]:.0f}, own reward reached {s['reached'][e]:.0f}, "
+                  f"block {s['visible'][e]:.0%} visible")  # fmt: skip
     won = s["success"] == 1
     if won.any():
         print(f"true successes ending with the block mostly hidden: {(~shown[won]).mean():.2f}; "

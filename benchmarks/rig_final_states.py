@@ -24,38 +24,33 @@ import numpy as np
 import pipeline  # noqa: F401  (MUJOCO_GL)
 from pipeline.params import load_params
 from pipeline.policy.build import PolicyPaths, restore_run
-from pipeline.policy.evaluate import EVAL_SEED_BASE
+from pipeline.policy.evaluate import episode_ends
 from pipeline.policy.rollout import side_by_side
 
 VISIBLE = 0.5
 """a final frame counts as showing the block when at least this share of it is in view"""
 
 
-def final_states(model, env, episodes: int) -> dict[str, np.ndarray]:
+def final_states(model, env, episodes: int) -> dict:
     """Per episode: true success, own reward reached (0 reward at the last step), block visibility in the last
     frame the agent saw; arrays of length ``episodes``; and ``pictures``, that frame beside the goal image
     (latent goal mode only, else empty)."""
-    out: dict[str, list] = {"success": [], "reached": [], "visible": [], "pictures": []}
     latent_goals = getattr(getattr(env, "variant", None), "goal_mode", None) == "latent"
-    n = env.num_envs
-    for first in range(0, episodes, n):
-        env.seed(EVAL_SEED_BASE + first)
-        obs = env.reset()
-        finished = np.zeros(n, bool)
-        while not finished.all():
-            seen = np.asarray(env.venv.env_method("object_visibility"), np.float64)  # (n,) the frame in obs
-            frames = env.raw_observations()["pixels"] if latent_goals else None  # (n, H, W, 3)
-            action, _ = model.predict(obs, deterministic=True)
-            obs, rewards, dones, infos = env.step(action)
-            for i in np.flatnonzero(dones & ~finished):
-                if first + i < episodes:
-                    out["success"].append(float(infos[i]["is_success"]))
-                    out["reached"].append(float(rewards[i] == 0))
-                    out["visible"].append(seen[i])
-                    if latent_goals:
-                        out["pictures"].append(side_by_side(frames[i], env.goal_frames[i]))
-            finished |= dones
-    return {k: np.asarray(v) if k != "pictures" else v for k, v in out.items()}
+
+    def look(env) -> list[tuple[float, np.ndarray | None]]:
+        seen = env.venv.env_method("object_visibility")  # (n,) of the frame in the observation
+        if not latent_goals:
+            return [(v, None) for v in seen]
+        frames = env.raw_observations()["pixels"]  # (n, H, W, 3)
+        return [(v, side_by_side(frames[i], env.goal_frames[i])) for i, v in enumerate(seen)]
+
+    ends = list(episode_ends(model, env, episodes, look))
+    return {
+        "success": np.array([float(info["is_success"]) for _, info, _ in ends]),
+        "reached": np.array([float(reward == 0) for reward, _, _ in ends]),
+        "visible": np.array([float(v) for _, _, (v, _) in ends]),
+        "pictures": [pic for _, _, (_, pic) in ends if pic is not None],
+    }
 
 
 def main() -> None:

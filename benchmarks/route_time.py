@@ -92,8 +92,13 @@ def time_route(profile: str, variant: str, seed: int, target: float, finish: boo
     t0 = time.perf_counter()
     with (out / f"{profile}.log").open("w") as log:
         proc = subprocess.Popen(
-            ["scripts/run_isolated.sh", profile], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True, env={**os.environ, "TQDM_DISABLE": "1"},
+            ["scripts/run_isolated.sh", profile],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "TQDM_DISABLE": "1"},
         )
 
         def pump() -> None:
@@ -118,20 +123,27 @@ def time_route(profile: str, variant: str, seed: int, target: float, finish: boo
                 at = f"success {hit['success']:.2f} at {int(hit['step'])} env steps"
                 print(f"[{hit['seconds']:7.0f} s] {at}", flush=True)
                 if not finish:
-                    os.killpg(proc.pid, signal.SIGINT)   # the policy checkpoint of the eval just written survives
+                    os.killpg(proc.pid, signal.SIGINT)  # the policy checkpoint of the eval just written survives
                     try:
-                        proc.wait(timeout=30)   # dvc does not always pass SIGINT on; the checkpoint is on disk
+                        proc.wait(timeout=30)  # dvc does not always pass SIGINT on; the checkpoint is on disk
                     except subprocess.TimeoutExpired:
                         os.killpg(proc.pid, signal.SIGKILL)
                     break
         proc.wait()
         reader.join(timeout=5)
     return RouteResult(
-        profile=profile, variant=variant, seed=seed, target=target, reached=hit is not None,
+        profile=profile,
+        variant=variant,
+        seed=seed,
+        target=target,
+        reached=hit is not None,
         seconds_to_target=None if hit is None else hit["seconds"],
         steps_to_target=None if hit is None else int(hit["step"]),
-        stage_starts=starts, evals=read_eval(eval_csv), load_before=round(load_before, 2),
-        load_mean=round(sum(loads) / max(len(loads), 1), 2), cpus=os.cpu_count() or 0,
+        stage_starts=starts,
+        evals=read_eval(eval_csv),
+        load_before=round(load_before, 2),
+        load_mean=round(sum(loads) / max(len(loads), 1), 2),
+        cpus=os.cpu_count() or 0,
         machine=f"{platform.machine()} {platform.processor() or platform.platform()}",
     )
 
@@ -153,16 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     wt = ROOT / ".worktrees" / args.profile
     if wt.exists():
         if not args.fresh:
-            ap.error(f"{wt} exists: its finished stages would be reused and the time would not be the whole route; "
-                     "pass --fresh to remove it (its data is lost), or choose another profile name")
+            ap.error(
+                f"{wt} exists: its finished stages would be reused and the time would not be the whole route; "
+                "pass --fresh to remove it (its data is lost), or choose another profile name"
+            )
         subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT, check=False)
         shutil.rmtree(wt, ignore_errors=True)
         subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=False)
     res = time_route(args.profile, args.variant, args.seed, args.target, args.finish, args.out)
     (args.out / f"{args.profile}.json").write_text(json.dumps(dataclasses.asdict(res), indent=2))
     got = f"{res.seconds_to_target / 60:.1f} min ({res.steps_to_target} env steps)" if res.reached else "never"
-    print(f"route {args.profile}: {args.variant} seed {args.seed} first >= {args.target} after {got}; "
-          f"stages {res.stage_starts}; load {res.load_before} before, {res.load_mean} mean on {res.cpus} CPUs")
+    print(
+        f"route {args.profile}: {args.variant} seed {args.seed} first >= {args.target} after {got}; "
+        f"stages {res.stage_starts}; load {res.load_before} before, {res.load_mean} mean on {res.cpus} CPUs"
+    )
     return 0 if res.reached else 1
 
 

@@ -46,7 +46,7 @@ def test_success_interval_is_wilsons() -> None:
     assert success_interval(0.0, 20)[0] == 0.0 and success_interval(1.0, 20)[1] == pytest.approx(1.0)
 
 
-class _ScriptedEnv:
+class ScriptedEnv:
     """Two envs whose episodes end at step 3 with given last rewards and success flags (first: success only,
     second: the agent's own reward only), as a RIG agent whose latent goal and true goal disagree."""
 
@@ -66,14 +66,14 @@ class _ScriptedEnv:
         return self.reset(), rewards, np.array([done, done]), infos
 
 
-class _Model:
+class ZeroModel:
     def predict(self, obs: dict, deterministic: bool):
         return np.zeros((2, 4)), None
 
 
 def test_reward_success_is_the_last_steps_own_reward_not_the_true_success() -> None:
-    result = evaluate(_Model(), _ScriptedEnv(), episodes=4)
+    result = evaluate(ZeroModel(), ScriptedEnv(), episodes=4)
     assert result["success"] == 0.5 and result["reward_success"] == 0.5
-    result = evaluate(_Model(), _ScriptedEnv(), episodes=1)  # only the first env's episode counts
+    result = evaluate(ZeroModel(), ScriptedEnv(), episodes=1)  # only the first env's episode counts
     assert result["success"] == 1.0 and result["reward_success"] == 0.0
     assert result["final_object_distance"] == pytest.approx(0.01)

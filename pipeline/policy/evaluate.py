@@ -7,6 +7,9 @@ more episodes than the run's own evaluations (``policy.eval_episodes``), with a 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
@@ -15,30 +18,36 @@ EVAL_SEED_BASE = 1_000_000
 """Eval episode ``k`` resets with seed ``EVAL_SEED_BASE + k``; training envs use ``seed + i`` (small)."""
 
 
-def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, float]:
-    """Run ``episodes`` deterministic episodes: success and final object-goal distance (metres) from the env, and
-    ``reward_success``, the share of episodes whose last step the agent's own reward counts as reached. With RIG
-    goals that is the latent goal, so ``reward_success`` well above ``success`` means the agent reaches where its
-    encoder reads the goal but not the goal (a misread or exploited encoder); with vector goals the two are equal."""
-    successes, distances, reached = [], [], []
+def episode_ends(
+    model: BaseAlgorithm, env: VecEnv, episodes: int, look: Callable[[VecEnv], Sequence[Any]] | None = None
+) -> Iterator[tuple[float, dict, Any]]:
+    """Play ``episodes`` deterministic episodes on the fixed eval seeds; yield each one's last reward, last info and
+    what ``look(env)`` (called before every step, one value per env) returned before its last step."""
     n = env.num_envs
     for first in range(0, episodes, n):
         env.seed(EVAL_SEED_BASE + first)
         obs = env.reset()
         finished = np.zeros(n, bool)
         while not finished.all():
+            seen = look(env) if look is not None else [None] * n
             action, _ = model.predict(obs, deterministic=True)
             obs, rewards, dones, infos = env.step(action)
             for i in np.flatnonzero(dones & ~finished):
                 if first + i < episodes:
-                    successes.append(float(infos[i]["is_success"]))
-                    distances.append(float(infos[i]["goal_distance"]))
-                    reached.append(float(rewards[i] == 0))
+                    yield float(rewards[i]), infos[i], seen[i]
             finished |= dones
+
+
+def evaluate(model: BaseAlgorithm, env: VecEnv, episodes: int) -> dict[str, float]:
+    """Run ``episodes`` deterministic episodes: success and final object-goal distance (metres) from the env, and
+    ``reward_success``, the share of episodes whose last step the agent's own reward counts as reached. With RIG
+    goals that is the latent goal, so ``reward_success`` well above ``success`` means the agent reaches where its
+    encoder reads the goal but not the goal (a misread or exploited encoder); with vector goals the two are equal."""
+    ends = list(episode_ends(model, env, episodes))
     return {
-        "success": float(np.mean(successes)),
-        "final_object_distance": float(np.mean(distances)),
-        "reward_success": float(np.mean(reached)),
+        "success": float(np.mean([info["is_success"] for _, info, _ in ends])),
+        "final_object_distance": float(np.mean([info["goal_distance"] for _, info, _ in ends])),
+        "reward_success": float(np.mean([reward == 0 for reward, _, _ in ends])),
     }
 
 

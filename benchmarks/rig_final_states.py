@@ -37,19 +37,20 @@ def final_states(model, env, episodes: int) -> dict:
     (latent goal mode only, else empty)."""
     latent_goals = getattr(getattr(env, "variant", None), "goal_mode", None) == "latent"
 
-    def look(env) -> list[tuple[float, np.ndarray | None]]:
+    def look(env) -> list[tuple[float, tuple[np.ndarray, np.ndarray] | None]]:
         seen = env.venv.env_method("object_visibility")  # (n,) of the frame in the observation
         if not latent_goals:
             return [(v, None) for v in seen]
         frames = env.raw_observations()["pixels"]  # (n, H, W, 3)
-        return [(v, side_by_side(frames[i], env.goal_frames[i])) for i, v in enumerate(seen)]
+        # the goal image copied: the wrapper overwrites it with the next episode's when this one ends
+        return [(v, (frames[i], env.goal_frames[i].copy())) for i, v in enumerate(seen)]
 
     ends = list(episode_ends(model, env, episodes, look))
     return {
         "success": np.array([float(info["is_success"]) for _, info, _ in ends]),
         "reached": np.array([float(reward == 0) for reward, _, _ in ends]),
         "visible": np.array([float(v) for _, _, (v, _) in ends]),
-        "pictures": [pic for _, _, (_, pic) in ends if pic is not None],
+        "pictures": [side_by_side(*pair) for _, _, (_, pair) in ends if pair is not None],
     }
 
 

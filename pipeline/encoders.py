@@ -128,6 +128,32 @@ class LoadedEncoder:
             out[i : i + ENCODE_BATCH] = self.encode_torch(chunk).cpu().numpy()
         return out
 
+    @property
+    def has_presence(self) -> bool:
+        """Whether the encoder reports keypoint presence (:meth:`encode_presence`): the keypoint encoders."""
+        return callable(getattr(self.net, "encode_presence", None))
+
+    def encode_presence(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 frames ``(N, H, W, 3)`` -> latents ``(N, latent_dim)`` and keypoint presence ``(N, K)`` (each map's
+        peak logit: low where what the keypoint marks is out of sight), in one batched pass."""
+        if not self.has_presence:
+            raise ValueError(f"encoder {self.name!r} has no keypoints, so no keypoint presence")
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8:
+            raise TypeError(f"encoder {self.name!r} expects uint8 frames; got {frames.dtype}")
+        self._check(frames.shape, channels_last=True)
+        zs, ps = [], []
+        with torch.no_grad():
+            for i in range(0, frames.shape[0], ENCODE_BATCH):
+                chunk = torch.from_numpy(np.ascontiguousarray(frames[i : i + ENCODE_BATCH])).to(self.device)
+                z, p = self.net.encode_presence(frames_to_tensor(chunk))  # (b, latent_dim), (b, K)
+                zs.append(z.cpu().numpy())
+                ps.append(p.cpu().numpy())
+        k = int(self.config.get("num_keypoints", 0))
+        if not zs:
+            return np.zeros((0, self.latent_dim), np.float32), np.zeros((0, k), np.float32)
+        return np.concatenate(zs).astype(np.float32), np.concatenate(ps).astype(np.float32)
+
     def encode_torch(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 ``(N, H, W, 3)`` (or float ``(N, 3, H, W)`` in [0, 1]) tensor -> ``(N, latent_dim)`` on ``device``,
         no grad."""

@@ -158,12 +158,18 @@ class Relabelled:
         return self.venv.env_method(name, *args, indices=indices, **kwargs)
 
 
-@pytest.mark.parametrize("space", ["latent", "keypoints"])
+@pytest.mark.parametrize("space", ["latent", "keypoints", "hold"])
 def test_no_simulator_label_reaches_latent_goal_inputs_or_rewards(tmp_path: Path, space: str) -> None:
     params = Params.model_validate(tiny_params_dict(tmp_path))
     enc = load_encoder(spatial_encoder(params), device="cpu")
     goal = LatentGoalSpace(8) if space == "latent" else KeypointGoalSpace(8, 4, np.array([1, 2]))
-    variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space=space, frame_stack=2)
+    if space == "hold":  # object permanence, thresholds at the first frame's presence: some frames out of sight
+        first = make_fetch_vec_env(params.env, 1, render=True, kind="dummy")
+        goal.min_presence = enc.encode_presence(first.reset()["pixels"])[1][0, [1, 2]]  # (1, K) -> (2,)
+        first.close()
+    kind = "latent" if space == "latent" else "keypoints"
+    variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space=kind, frame_stack=2,
+                            occluded_goal="hold" if space == "hold" else "read")  # fmt: skip
     actions = np.random.default_rng(0).uniform(-1, 1, (params.env.max_episode_steps + 4, 2, 4)).astype(np.float32)
     traces = []
     for relabel in (False, True):

@@ -33,6 +33,11 @@ class GoalSpace(ABC):
         """Goal distance of latents, batched over leading dims: ``(..., latent_dim)`` x2 -> ``(...)``."""
         return np.linalg.norm(self.project(za) - self.project(zb), axis=-1)
 
+    def in_sight(self, presence: np.ndarray) -> np.ndarray:
+        """Keypoint presence ``(m, K)`` -> ``(m,)`` bool: whether a frame's goal-space point reads what it marks.
+        Spaces that do not read keypoints always do."""
+        return np.ones(len(presence), dtype=bool)
+
     def _check(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, np.float32)
         if z.shape[-1] != self.latent_dim:

@@ -27,3 +27,5 @@ class FitData:
     """registry name of the encoder (``spatial_ae``, ``supervised``, ...)"""
     encoder_config: dict[str, Any]
     """the encoder's config block"""
+    presence: np.ndarray | None = None
+    """``(N, K)`` keypoint presence of each frame (keypoint encoders; None otherwise): what the encoder reports"""

@@ -48,24 +48,55 @@ def select_object_keypoints(xy: np.ndarray, episodes: np.ndarray, count: int) ->
     return np.sort(order[: min(count, int(moving.sum()))])
 
 
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """The threshold that best splits ``values`` into two classes (Otsu 1979: maximal between-class variance over
+    the histogram's bin centres). Written here: none of the installed libraries (scipy, numpy) offers it."""
+    counts, edges = np.histogram(np.asarray(values, np.float64), bins)
+    centres = (edges[:-1] + edges[1:]) / 2  # (bins,)
+    w0 = np.cumsum(counts).astype(np.float64)  # (bins,) frames at or below each centre
+    w1 = w0[-1] - w0
+    s0 = np.cumsum(counts * centres)
+    m0, m1 = s0 / np.maximum(w0, 1), (s0[-1] - s0) / np.maximum(w1, 1)
+    return float(centres[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
+
+
 class KeypointGoalSpace(GoalSpace):
-    """The coordinates of the selected object keypoints only: the arm's keypoints do not enter the distance."""
+    """The coordinates of the selected object keypoints only: the arm's keypoints do not enter the distance.
+
+    ``min_presence`` (one per selected keypoint, fitted without labels) says when a frame's keypoint reads what
+    it marks: a frame is in sight when every selected keypoint's presence reaches its threshold."""
 
     name = "keypoints"
 
-    def __init__(self, latent_dim: int, num_keypoints: int, indices: np.ndarray) -> None:
+    def __init__(
+        self, latent_dim: int, num_keypoints: int, indices: np.ndarray, min_presence: np.ndarray | None = None
+    ) -> None:
         self.num_keypoints = int(num_keypoints)
         self.indices = np.asarray(indices, dtype=np.int64)
         if len(self.indices) == 0 or self.indices.max() >= self.num_keypoints or 2 * self.num_keypoints > latent_dim:
             raise ValueError(f"keypoint indices {self.indices.tolist()} do not fit {num_keypoints} keypoints")
+        self.min_presence = None if min_presence is None else np.asarray(min_presence, np.float32)
+        if self.min_presence is not None and self.min_presence.shape != self.indices.shape:
+            raise ValueError(f"min_presence {self.min_presence.tolist()} needs one value per selected keypoint")
         super().__init__(latent_dim, 2 * len(self.indices))
         self._cols = np.concatenate([self.indices, self.num_keypoints + self.indices])  # x columns, then y columns
 
     def project(self, z: np.ndarray) -> np.ndarray:
         return self._check(z)[..., self._cols]
 
+    def in_sight(self, presence: np.ndarray) -> np.ndarray:
+        if self.min_presence is None:
+            raise ValueError("keypoint goal space without presence thresholds (refit: python -m pipeline.goalspace)")
+        return (np.asarray(presence)[:, self.indices] >= self.min_presence).all(axis=1)  # (m, K) -> (m, k) -> (m,)
+
     def meta(self) -> dict:
-        return {**super().meta(), "num_keypoints": self.num_keypoints, "indices": self.indices.tolist()}
+        presence = None if self.min_presence is None else self.min_presence.tolist()
+        return {
+            **super().meta(),
+            "num_keypoints": self.num_keypoints,
+            "indices": self.indices.tolist(),
+            "min_presence": presence,
+        }
 
     @classmethod
     def fit(cls, cfg: GoalSpaceConfig, data: FitData) -> KeypointGoalSpace | None:
@@ -74,9 +105,11 @@ class KeypointGoalSpace(GoalSpace):
             return None
         k = int(data.encoder_config["num_keypoints"])
         chosen = select_object_keypoints(keypoint_xy(data.z, k), data.episodes, cfg.keypoints.count)
-        return cls(data.z.shape[1], k, chosen)
+        thresholds = None if data.presence is None else [otsu_threshold(data.presence[:, i]) for i in chosen]
+        return cls(data.z.shape[1], k, chosen, thresholds)
 
     @classmethod
     def load(cls, out_dir: Path, latent_dim: int) -> KeypointGoalSpace:
         meta = cls.read_meta(out_dir, latent_dim)
-        return cls(latent_dim, meta["num_keypoints"], np.asarray(meta["indices"]))
+        presence = meta.get("min_presence")  # absent in spaces fitted before presence was recorded
+        return cls(latent_dim, meta["num_keypoints"], np.asarray(meta["indices"]), presence)

@@ -32,6 +32,15 @@ def correlations(space: GoalSpace, z: np.ndarray, positions: dict[str, np.ndarra
     }
 
 
+def sight_rates(space: GoalSpace, data: FitData) -> dict[str, float]:
+    """How often training frames count as in sight, with the block in view (>= half) and not (labels score here
+    only; the thresholds were fitted without them); empty for spaces without presence thresholds."""
+    if getattr(space, "min_presence", None) is None or data.presence is None:
+        return {}
+    seen, shown = space.in_sight(data.presence), data.visible >= VISIBLE_MIN  # (N,) each
+    return {"in_sight_block_shown": float(seen[shown].mean()), "in_sight_block_hidden": float(seen[~shown].mean())}
+
+
 def split_latents(
     encoder: LoadedEncoder, dataset: Path, val_fraction: float, split_seed: int, max_frames: int
 ) -> tuple[FitData, np.ndarray, dict[str, np.ndarray]]:
@@ -41,8 +50,10 @@ def split_latents(
     train, test = split_episodes(a["episode"], val_fraction, split_seed)
     train = subsample(train, max_frames)
     test = subsample(test[a["object_visible"][test] >= VISIBLE_MIN], max_frames)
+    z, presence = encoder.encode_presence(a["frames"][train]) if encoder.has_presence else (None, None)
     data = FitData(
-        z=encoder.encode(a["frames"][train]),
+        z=encoder.encode(a["frames"][train]) if z is None else z,
+        presence=presence,
         episodes=a["episode"][train],
         object_pos=a["object_pos"][train],
         visible=a["object_visible"][train],
@@ -66,6 +77,7 @@ def fit_and_score(
                 "uses_labels": space.uses_labels,
                 **correlations(space, z_test, positions, cfg.eval_pairs, cfg.seed),
                 **({"keypoints": meta["indices"]} if "indices" in meta else {}),
+                **sight_rates(space, data),
             }
             out[name] = (space, scores)
     return out

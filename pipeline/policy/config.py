@@ -113,6 +113,12 @@ class VariantConfig(StrictModel):
     """latent goal mode: each goal image's arm pose is redrawn (up to ``GOAL_POSE_TRIES`` poses, all independent of
     the episode) until at least this share of the block is in view (0: the first pose, block hidden or not).
     Measured (README "Ninth round"): with one pose 45 % of goal images hid over a tenth of the block"""
+    occluded_goal: Literal["read", "hold"] = "read"
+    """latent goal mode with ``goal_space: keypoints``: the achieved goal of a frame whose block keypoint is out of
+    sight (its presence below the threshold fitted without labels): ``read`` (the keypoint's coordinate, wherever
+    the softmax puts it) or ``hold`` (the last reading in sight this episode; object permanence). Measured
+    (README "Ninth round"): with ``read`` the agents hide the block under the gripper, where the reading says
+    "at goal"; the observation is the same in both"""
     prior_goal_fraction: float = Field(0.0, ge=0, le=1)
     """latent goal mode with a VAE: fraction of training episodes whose goal is sampled from the prior"""
     extractor: Literal["nature", "manip", "manip_ss"] = "manip_ss"
@@ -159,6 +165,8 @@ class VariantConfig(StrictModel):
             raise ValueError("goal_mode: latent needs obs: latent")
         if self.goal_space != "latent" and self.goal_mode != "latent":
             raise ValueError(f"goal_space: {self.goal_space} needs goal_mode: latent")
+        if self.occluded_goal != "read" and (self.goal_mode != "latent" or self.goal_space != "keypoints"):
+            raise ValueError(f"occluded_goal: {self.occluded_goal} needs goal_mode: latent and goal_space: keypoints")
         if self.goal_reward != "latent" and self.goal_mode != "latent":
             raise ValueError(f"goal_reward: {self.goal_reward} needs goal_mode: latent")
         if self.achieved_window > 1 and self.goal_mode != "latent":

@@ -161,6 +161,13 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._goal = np.zeros((n, goal_dim), np.float32)
         self.w = variant.achieved_window if variant.goal_mode == "latent" else 0
         self._window = np.zeros((n, self.w, goal_dim), np.float32)  # goal-space points of the last w frames
+        self.hold = variant.occluded_goal == "hold"
+        if self.hold and (getattr(goal_space, "min_presence", None) is None or not encoder.has_presence):
+            raise ValueError(
+                "occluded_goal: hold needs a keypoint encoder and its keypoint goal space fitted with presence "
+                "thresholds (rerun python -m pipeline.goalspace)"
+            )
+        self._held = np.zeros((n, goal_dim), np.float32)  # occluded_goal: hold: each env's last point in sight
         self._raw: dict[str, np.ndarray] = {}
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
         self.goal_frames = np.zeros((n, *size), np.uint8)
@@ -172,6 +179,14 @@ class GoalObsVecEnv(VecEnvWrapper):
     # --- observation building -------------------------------------------------------------------
     def _encode(self, frames: np.ndarray) -> np.ndarray:
         return self.encoder.encode(frames) if len(frames) else np.zeros((0, self.encoder.latent_dim), np.float32)
+
+    def _encode_presence(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Latents ``(m, L)`` and, for ``occluded_goal: hold``, keypoint presence ``(m, K)`` (else None)."""
+        return self.encoder.encode_presence(frames) if self.hold else (self._encode(frames), None)
+
+    def _sighted(self, points: np.ndarray, presence: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Goal-space points ``(m, G)``, each replaced by ``held`` ``(m, G)`` where its frame is out of sight."""
+        return np.where(self.goal_space.in_sight(presence)[:, None], points, held)  # (m, 1) picks (m, G) rows
 
     def _seen(self, z: np.ndarray) -> np.ndarray:
         """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""
@@ -257,7 +272,8 @@ class GoalObsVecEnv(VecEnvWrapper):
             z = self._encode(raw["pixels"])
             self._stack[:] = self._seen(z)[:, None]
         if self.w:
-            self._window[:] = self._points(z)[:, None]
+            self._held[:] = self._points(z)  # a first frame out of sight has nothing older to hold
+            self._window[:] = self._held[:, None]
         self._new_goals(raw, everyone)
         return self._assemble(self._stack, self._window, raw, self._goal)
 
@@ -268,28 +284,38 @@ class GoalObsVecEnv(VecEnvWrapper):
         self._raw = raw
         done_idx = np.flatnonzero(dones)
         terminal = [infos[i]["terminal_observation"] for i in done_idx]
-        z = z_term = None
+        z = z_term = pp = None
         if self.latent:
             frames = (
                 np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])])
                 if terminal
                 else raw["pixels"]
             )
-            zz = self._encode(frames)  # one batched call for current + terminal frames
+            zz, pp = self._encode_presence(frames)  # one batched call for current + terminal frames
             z, z_term = zz[: self.num_envs], zz[self.num_envs :]
         # terminal observations: the stack shifted by the terminal latent (latent variants), the old goal
         for j, i in enumerate(done_idx):
             t_raw = {k: v[None] for k, v in terminal[j].items()}
             t_z = None if z_term is None else z_term[j][None]
             t_stack = self._stack[i][None] if t_z is None else shifted(self._stack[i][None], self._seen(t_z))
-            t_window = shifted(self._window[i][None], self._points(t_z)) if self.w else self._window[i][None]
+            t_window = self._window[i][None]
+            if self.w:
+                t_point = self._points(t_z)  # (1, G)
+                if self.hold:
+                    t_point = self._sighted(t_point, pp[self.num_envs + j][None], self._held[i][None])
+                t_window = shifted(t_window, t_point)
             infos[i]["terminal_observation"] = {
                 k: v[0] for k, v in self._assemble(t_stack, t_window, t_raw, self._goal[i][None]).items()
             }
         if self.latent:
             self._stack = shifted(self._stack, self._seen(z), done_idx)  # (n, k, L) or (n, k, G)
         if self.w:
-            self._window = shifted(self._window, self._points(z), done_idx)  # (n, w, G)
+            points = self._points(z)  # (n, G)
+            if self.hold:
+                sighted = self._sighted(points, pp[: self.num_envs], self._held)
+                sighted[done_idx] = points[done_idx]  # a new episode holds nothing from the last one
+                points = self._held = sighted
+            self._window = shifted(self._window, points, done_idx)  # (n, w, G)
         self._new_goals(raw, done_idx)
         obs = self._assemble(self._stack, self._window, raw, self._goal)
         if self.variant.goal_mode == "latent" and not self.true_goals:  # the env's reward is about positions

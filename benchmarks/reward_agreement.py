@@ -42,7 +42,7 @@ from pipeline.goalspace import load_goal_space
 from pipeline.params import read_yaml
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import calibrate_latent_threshold, latent_reward
-from pipeline.policy.vecenv import ARM_BOX, GOAL_POSE_TRIES, shifted
+from pipeline.policy.vecenv import ARM_BOX, GOAL_POSE_TRIES, shifted, sighted
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,16 @@ def windowed(points: np.ndarray, window: int) -> np.ndarray:
         history = shifted(history, points[:, t])
         out.append(np.median(history, axis=1))  # (E, G)
     return np.stack(out, axis=1)  # (E, T, G)
+
+
+def held(points: np.ndarray, in_sight: np.ndarray) -> np.ndarray:
+    """``(E, T, G)`` per-frame points and ``(E, T)`` in-sight flags -> each out-of-sight point replaced by the last
+    one in sight before it in its episode (the first frame keeps its own): ``occluded_goal: hold``, built with the
+    policy stage's own ``sighted``."""
+    out = points.copy()
+    for t in range(1, points.shape[1]):
+        out[:, t] = sighted(points[:, t], in_sight[:, t], out[:, t - 1])
+    return out
 
 
 def agreement(latent: np.ndarray, truth: np.ndarray) -> Agreement:
@@ -142,9 +152,13 @@ def main() -> None:
         default=VariantConfig.model_fields["goal_min_visible"].default,
         help="goal images: redraw the arm until this share of the block is seen (0: first pose)",
     )
+    parser.add_argument("--occluded", default="read", help="comma-separated occluded_goal modes: read, hold")
     parser.add_argument("--near", type=float, default=0.07,
                         help="split HER pairs at this gripper-block distance (m) in the goal frame")  # fmt: skip
     args = parser.parse_args()
+    modes = args.occluded.split(",")
+    if not set(modes) <= {"read", "hold"}:
+        parser.error(f"--occluded: unknown mode in {args.occluded!r}; allowed: read, hold")
     params = Params.model_validate(read_yaml(args.params))
     enc = load_encoder(args.encoder, device="cpu")
     space = load_goal_space(args.goal_space, (args.goal_spaces or params.paths.goal_spaces) / args.encoder.name,
@@ -153,7 +167,11 @@ def main() -> None:
     data = play(params, args.episodes, args.noise, args.seed, args.goal_min_visible)
     n, steps = data["object_pos"].shape[:2]
     frames = data["frames"].reshape(n * steps, *data["frames"].shape[2:])  # (E, T, H, W, 3) -> (E*T, H, W, 3)
-    z = encode(enc, frames)  # (E*T, L)
+    if "hold" in modes:
+        z, presence = enc.encode_presence(frames)  # (E*T, L), (E*T, K)
+        sight = space.in_sight(presence).reshape(n, steps)  # (E*T,) -> (E, T)
+    else:
+        z, sight = encode(enc, frames), np.ones((n, steps), bool)  # (E*T, L)
     points = space.project(z).reshape(n, steps, -1)  # (E*T, G) -> (E, T, G)
     goal_points = space.project(enc.encode(data["goal_frame"]))  # (E, G)
     radius = float(data["radius"])
@@ -165,11 +183,12 @@ def main() -> None:
     near = gap[:, u] < args.near  # (E, pairs): HER's goal frame has the arm at the block
     print(f"{args.encoder} / {args.goal_space}: threshold {threshold:.3f}; {n} scripted-pusher episodes "
           f"(noise {args.noise}), {steps} steps each; goal images with >= 90 % of the block seen: "
-          f"{(data['goal_seen'] >= 0.9).mean():.2f} (goal_min_visible {args.goal_min_visible})")  # fmt: skip
-    print(f"{'pairs':<11} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} {'false +':>8} "
-          f"{'false -':>8}")  # fmt: skip
-    for w in [int(x) for x in args.windows.split(",")]:
-        achieved = windowed(points, w)  # (E, T, G)
+          f"{(data['goal_seen'] >= 0.9).mean():.2f} (goal_min_visible {args.goal_min_visible}); frames in sight "
+          f"{sight.mean():.2f}")  # fmt: skip
+    print(f"{'pairs':<11} {'occluded':>8} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} "
+          f"{'false +':>8} {'false -':>8}")  # fmt: skip
+    for mode, w in [(m, int(x)) for m in modes for x in args.windows.split(",")]:
+        achieved = windowed(held(points, sight) if mode == "hold" else points, w)  # (E, T, G)
         for scale in [float(x) for x in args.scales.split(",")]:
             thr = threshold * scale
             her = latent_reward(achieved[:, t], achieved[:, u], thr)  # (E, pairs)
@@ -180,7 +199,7 @@ def main() -> None:
                 ("  goal far", her[~near], truth_her[~near]),
             ):
                 a = agreement(lat, truth)
-                print(f"{name:<11} {w:>6} {thr:>6.3f} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "
+                print(f"{name:<11} {mode:>8} {w:>6} {thr:>6.3f} {a.pairs:>7} {a.true_success:>9.2f} {a.agree:>6.2f} "
                       f"{a.false_positive:>8.2f} {a.false_negative:>8.2f}", flush=True)  # fmt: skip
 
 

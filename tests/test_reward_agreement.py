@@ -34,3 +34,10 @@ def test_agreement_counts_false_positives_and_negatives_on_their_own_bases() -> 
 def test_future_pairs_are_every_later_step() -> None:
     t, u = bench.future_pairs(4)
     assert sorted(zip(t.tolist(), u.tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_held_points_keep_the_last_point_in_sight_within_each_episode() -> None:
+    points = np.arange(2 * 5, dtype=np.float32).reshape(2, 5, 1)  # (E, T, G): point = 5 e + t
+    sight = np.array([[True, False, False, True, False], [False, False, True, True, False]])
+    out = bench.held(points, sight)[..., 0]
+    assert out.tolist() == [[0, 0, 0, 3, 3], [5, 5, 7, 8, 8]]  # an episode's first frame keeps its own point

@@ -42,6 +42,12 @@ def shifted(history: np.ndarray, newest: np.ndarray, restart: np.ndarray | None 
     return out
 
 
+def sighted(points: np.ndarray, in_sight: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Goal-space points ``(m, G)``, each replaced by ``held`` ``(m, G)`` (the last point in sight) where its frame is
+    out of sight (``in_sight`` ``(m,)`` False): ``occluded_goal: hold``."""
+    return np.where(np.asarray(in_sight)[:, None], points, held)  # (m, 1) picks (m, G) rows
+
+
 def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
     """``auto``: envs that render step in worker processes when the machine has a core besides the learner's
     (the SAC update then runs while they render, see :mod:`pipeline.policy.overlap`); otherwise in this
@@ -185,8 +191,7 @@ class GoalObsVecEnv(VecEnvWrapper):
         return self.encoder.encode_presence(frames) if self.hold else (self._encode(frames), None)
 
     def _sighted(self, points: np.ndarray, presence: np.ndarray, held: np.ndarray) -> np.ndarray:
-        """Goal-space points ``(m, G)``, each replaced by ``held`` ``(m, G)`` where its frame is out of sight."""
-        return np.where(self.goal_space.in_sight(presence)[:, None], points, held)  # (m, 1) picks (m, G) rows
+        return sighted(points, self.goal_space.in_sight(presence), held)
 
     def _seen(self, z: np.ndarray) -> np.ndarray:
         """Latents ``(m, L)`` -> what the observation stacks of them, ``(m, L)`` or ``(m, obs_space.dim)``."""

@@ -118,6 +118,8 @@ def test_stage_fits_scores_and_publishes(tiny_dataset: Path, tmp_path: Path) -> 
     assert not out.with_name("spatial_ae.partial").exists()
     kp = metrics["spaces"]["keypoints"]
     assert kp["dim"] == 4 and len(kp["keypoints"]) == 2 and not kp["uses_labels"]
+    assert 0 <= kp["in_sight_block_shown"] <= 1 and 0 <= kp["in_sight_block_hidden"] <= 1  # presence thresholds
+    assert load_goal_space("keypoints", out, 8).min_presence.shape == (2,)
     assert metrics["spaces"]["distance_head"]["uses_labels"]
     assert all(-1 <= m["rho_object"] <= 1 for m in metrics["spaces"].values())
     assert fit_goal_spaces(cfg, enc, tiny_dataset, 0.34, 0, out)["spaces"]["keypoints"] == kp  # deterministic

@@ -38,7 +38,8 @@ def sight_rates(space: GoalSpace, data: FitData) -> dict[str, float]:
     if getattr(space, "min_presence", None) is None or data.presence is None:
         return {}
     seen, shown = space.in_sight(data.presence), data.visible >= VISIBLE_MIN  # (N,) each
-    return {"in_sight_block_shown": float(seen[shown].mean()), "in_sight_block_hidden": float(seen[~shown].mean())}
+    rates = {"in_sight_block_shown": seen[shown], "in_sight_block_hidden": seen[~shown]}
+    return {k: float(v.mean()) if len(v) else 0.0 for k, v in rates.items()}
 
 
 def split_latents(
@@ -107,7 +108,13 @@ def fit_goal_spaces(
 def summary(metrics: dict[str, Any], out: Path) -> str:
     """One line: each space's correlation with block and gripper distance."""
     parts = [
-        f"{n} {m['rho_object']:.2f}/{m['rho_gripper']:.2f}" + (" (labels)" if m["uses_labels"] else "")
+        f"{n} {m['rho_object']:.2f}/{m['rho_gripper']:.2f}"
+        + (" (labels)" if m["uses_labels"] else "")
+        + (
+            f" (in sight: {m['in_sight_block_shown']:.2f} block shown, {m['in_sight_block_hidden']:.2f} hidden)"
+            if "in_sight_block_shown" in m
+            else ""
+        )
         for n, m in metrics["spaces"].items()
     ]
     return f"goal spaces {metrics['encoder']}: rho(block)/rho(gripper) " + ", ".join(parts) + f" -> {out}"

@@ -21,7 +21,9 @@ reward is compared with the true one on two sets of (achieved, goal) pairs:
 Per window: the share of pairs where the two rewards agree, the latent reward's false positives (rewarded, block
 not within 5 cm) and false negatives (not rewarded, block within 5 cm), as shares of the truly failed and the truly
 successful pairs. The threshold is the policy stage's calibrated one (``calibrate_latent_threshold``), times each
-of ``--scales`` (the measurement behind a variant's ``latent_threshold``).
+of ``--scales`` (the measurement behind a variant's ``latent_threshold``). ``--occluded read,hold`` also scores
+``occluded_goal: hold``: a frame whose keypoints are out of sight (the goal space's presence thresholds) keeps the
+last point in sight (README "Tenth round").
 """
 
 from __future__ import annotations

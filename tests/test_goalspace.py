@@ -167,7 +167,8 @@ def test_no_simulator_label_reaches_latent_goal_inputs_or_rewards(tmp_path: Path
     goal = LatentGoalSpace(8) if space == "latent" else KeypointGoalSpace(8, 4, np.array([1, 2]))
     if space == "hold":  # object permanence, thresholds at the first frame's presence: some frames out of sight
         first = make_fetch_vec_env(params.env, 1, render=True, kind="dummy")
-        goal.min_presence = enc.encode_presence(first.reset()["pixels"])[1][0, [1, 2]]  # (1, K) -> (2,)
+        peaks = enc.encode_presence(first.reset()["pixels"])[1][0, [0, 3]]  # (1, K) -> (2,): peaks that vary
+        goal = KeypointGoalSpace(8, 4, np.array([0, 3]), min_presence=peaks)
         first.close()
     kind = "latent" if space == "latent" else "keypoints"
     variant = VariantConfig(obs="latent", encoder="spatial_ae", goal_mode="latent", goal_space=kind, frame_stack=2,

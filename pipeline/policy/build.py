@@ -17,6 +17,7 @@ from pipeline.envs import EnvConfig
 from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
+from pipeline.policy.critic_norm import LAYERNORM_POLICIES
 from pipeline.policy.latent_goals import calibrate_latent_threshold
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
@@ -176,7 +177,7 @@ def build_model(
             },
         }
         model = algo_class(variant.algo, overlap)(
-            "MultiInputPolicy",
+            LAYERNORM_POLICIES[variant.algo] if sac.critic_layernorm else "MultiInputPolicy",
             env,
             learning_rate=sac.learning_rate,
             buffer_size=sac.buffer_size,

@@ -39,6 +39,8 @@ class SACConfig(StrictModel):
     """SAC / TQC entropy coefficient: a fixed float (e.g. 0.05) or ``auto`` (learned)"""
     net_arch: list[int] = Field(default_factory=lambda: [256, 256, 256])
     """hidden sizes of actor and critic MLPs"""
+    critic_layernorm: bool = False
+    """SAC / TD3: LayerNorm after each hidden layer of the critics (RLPD's critic; ``pipeline.policy.critic_norm``)"""
     target_clip: bool = True
     """clip the target critic's values to [-1/(1-gamma), 0] (the range of returns of rewards in {-1, 0})"""
     action_noise: float = Field(0.1, ge=0)
@@ -175,6 +177,8 @@ class VariantConfig(StrictModel):
             raise ValueError(f"obs_space: {self.obs_space} needs obs: latent")
         if self.obs_space != "latent" and self.prior_data:
             raise ValueError(f"obs_space: {self.obs_space} does not support prior_data (set obs_space: latent)")
+        if self.sac.critic_layernorm and (self.obs == "pixel" or self.algo == "tqc"):
+            raise ValueError("sac.critic_layernorm is for state, latent and proprio variants with algo: sac or td3")
         if self.obs == "pixel" and self.algo != "sac":
             raise ValueError(f"algo: {self.algo} is for state and latent variants; pixel variants use algo: sac")
         if self.obs == "pixel" and self.warmup == "scripted" and not self.proprio:

@@ -19,15 +19,20 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from pipeline.errors import PipelineError
 from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.registry import ENCODERS, build_encoder
-from pipeline.pretrain.resnet import read_safetensors
+from pipeline.pretrain.resnet import WeightsFileError, read_safetensors
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "encoder.safetensors"
 META_FILE = "encoder.json"
 REQUIRED_KEYS = ("format_version", "name", "config", "image_size", "camera", "env_id", "latent_dim")
 ENCODE_BATCH = 256
+
+
+class EncoderError(PipelineError, ValueError):
+    """An encoder artifact that cannot be loaded: a damaged or invalid file, or a config that no longer fits."""
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -168,8 +173,58 @@ class LoadedEncoder:
         )
 
 
+def _brief(exc: BaseException) -> str:
+    """An exception's message on one line (pydantic and torch spread theirs over several)."""
+    return " ".join(str(exc).split())[:300]
+
+
+def _redo(out_dir: Path) -> str:
+    """What to do about a damaged or invalid encoder artifact."""
+    name = out_dir.name.removesuffix(".partial")
+    return f"pretrain it again: `dvc repro pretrain@{name}` or `python -m pipeline.pretrain --encoder {name}`"
+
+
+def _read_meta(meta_path: Path, fix: str) -> dict[str, Any]:
+    """``encoder.json``, checked: every key there with the type :func:`save_encoder` writes."""
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except ValueError as exc:
+        raise EncoderError(f"not valid JSON ({_brief(exc)})", meta_path, fix) from exc
+    missing = [k for k in REQUIRED_KEYS if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise EncoderError(f"missing keys {missing} (expected {list(REQUIRED_KEYS)})", meta_path, fix)
+    kinds = {"name": str, "config": dict, "image_size": int, "camera": dict, "env_id": str, "latent_dim": int}
+    wrong = [f"{k} is not {t.__name__}" for k, t in kinds.items() if not isinstance(meta[k], t)]
+    if wrong:
+        raise EncoderError(f"invalid values: {', '.join(wrong)}", meta_path, fix)
+    if meta["format_version"] != FORMAT_VERSION:
+        raise EncoderError(
+            f"format_version {meta['format_version']} not supported (expected {FORMAT_VERSION})", meta_path, fix
+        )
+    if meta["name"] not in ENCODERS:
+        raise EncoderError(f"unknown encoder name {meta['name']!r}; choose from {list(ENCODERS)}", meta_path, fix)
+    return meta
+
+
+def _mismatch(own: dict[str, torch.Tensor], saved: dict[str, torch.Tensor]) -> str:
+    """What keeps ``saved`` from loading into a module with state dict ``own`` (empty: nothing)."""
+    found = {
+        "missing keys": [k for k in own if k not in saved],
+        "unexpected keys": [k for k in saved if k not in own],
+        "shape mismatches (file vs config)": [
+            f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+            for k, v in saved.items()
+            if k in own and v.shape != own[k].shape
+        ],
+    }
+    return ", ".join(f"{len(x)} {what} {x[:3]}" for what, x in found.items() if x)
+
+
 def load_encoder(path: str | Path, device: str | torch.device | None = None) -> LoadedEncoder:
     """Load an encoder artifact written by :func:`save_encoder`.
+
+    A missing file raises ``FileNotFoundError``; a damaged or invalid one (truncated weights, bad ``encoder.json``,
+    a config that no longer fits the weights) an :class:`EncoderError` naming the file and what to do.
 
     :param path: the artifact directory (or either of its two files)
     :param device: torch device; default cuda when available, else cpu
@@ -182,28 +237,29 @@ def load_encoder(path: str | Path, device: str | torch.device | None = None) -> 
             raise FileNotFoundError(
                 f"encoder artifact incomplete: {p} not found (run the pretrain stage, or check the path)"
             )
+    fix = _redo(out_dir)
+    meta = _read_meta(meta_path, fix)
     try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_path}: not valid JSON: {exc}") from exc
-    missing = [k for k in REQUIRED_KEYS if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise ValueError(f"{meta_path}: missing keys {missing} (expected {list(REQUIRED_KEYS)})")
-    if meta["format_version"] != FORMAT_VERSION:
-        raise ValueError(
-            f"{meta_path}: format_version {meta['format_version']} not supported (expected {FORMAT_VERSION})"
-        )
-    if meta["name"] not in ENCODERS:
-        raise ValueError(f"{meta_path}: unknown encoder name {meta['name']!r}; choose from {list(ENCODERS)}")
-    net = build_encoder(meta["name"], meta["config"], int(meta["image_size"]), load_weights=False)
-    state = read_safetensors(weights_path)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{weights_path}: weights do not fit a {meta['name']!r} encoder with the saved config: {exc}"
+        net = build_encoder(meta["name"], meta["config"], meta["image_size"], load_weights=False)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise EncoderError(
+            f"its config does not build a {meta['name']!r} encoder: {_brief(exc)}", meta_path, fix
         ) from exc
-    if int(net.latent_dim) != int(meta["latent_dim"]):
-        raise ValueError(f"{meta_path}: latent_dim {meta['latent_dim']} but the rebuilt encoder has {net.latent_dim}")
+    try:
+        state = read_safetensors(weights_path)
+    except WeightsFileError as exc:
+        raise EncoderError(exc.what, weights_path, fix) from exc
+    problem = _mismatch(net.state_dict(), state)
+    if problem:
+        raise EncoderError(
+            f"weights do not fit the {meta['name']!r} encoder that {meta_path} configures: {problem}",
+            weights_path,
+            fix + " (or put back the encoder.json written with these weights)",
+        )
+    net.load_state_dict(state, strict=True)
+    if int(net.latent_dim) != meta["latent_dim"]:
+        raise EncoderError(
+            f"latent_dim {meta['latent_dim']} but the rebuilt encoder has {net.latent_dim}", meta_path, fix
+        )
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return LoadedEncoder(net, meta, dev)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipeline.errors import PipelineError
+
 if TYPE_CHECKING:
     from pipeline.config import Params
 
@@ -25,7 +27,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ParamsError(ValueError):
+class ParamsError(PipelineError, ValueError):
     """A params file is missing, unreadable or invalid; the message names the key."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -37,8 +38,9 @@ def policy_name(cfg: CollectConfig) -> str:
 def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool = True) -> dict:
     """Roll out ``cfg.episodes`` episodes in ``cfg.workers`` processes and publish the dataset at ``path``.
 
-    The arrays depend only on the params and seed, not on the worker count. Nothing appears at
-    ``path`` until every episode is written. Returns a summary dict.
+    The arrays depend only on the params and seed, not on the worker count. One run at a time holds ``path``'s
+    lock; nothing appears at ``path`` until every episode is written and verified, and a failed run leaves no
+    temporary data. Returns a summary dict.
     """
     t0 = time.perf_counter()
     fpe = env_cfg.max_episode_steps + 1
@@ -56,18 +58,23 @@ def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool =
         "episodes": cfg.episodes,
     }
     chunk = min(cfg.chunk_episodes, cfg.episodes)
-    writer = DatasetWriter(path, n_frames, env_cfg.image_size, chunk * fpe, attrs, compress=cfg.compressor == "zstd")
     ctx = mp.get_context("spawn")  # fresh interpreters: no GL context or BLAS state inherited
     workers = min(cfg.workers, cfg.episodes)
     chunks = [range(c, min(c + chunk, cfg.episodes)) for c in range(0, cfg.episodes, chunk)]
-    bar = tqdm(total=n_frames, unit="frame", desc="collect", disable=not progress, smoothing=0.1)
-    with ctx.Pool(workers, initializer=init_worker, initargs=(env_cfg, cfg, str(writer.tmp))) as pool:
-        for n in pool.imap_unordered(worker_chunk, chunks):
-            writer.written_elsewhere(n)
-            bar.update(n)
-            bar.set_postfix(fps=f"{bar.format_dict['n'] / max(time.perf_counter() - t0, 1e-9):.0f}")
-    bar.close()
-    final = writer.close()
+    compress = cfg.compressor == "zstd"
+    # the writer holds the dataset's lock for the whole run and removes its temporary group on any failure
+    with DatasetWriter(path, n_frames, env_cfg.image_size, chunk * fpe, attrs, compress=compress) as writer:
+        # progress on stdout: stderr is kept for the one-line error of a failed run
+        bar = tqdm(total=n_frames, unit="frame", desc="collect", disable=not progress, smoothing=0.1, file=sys.stdout)
+        try:
+            with ctx.Pool(workers, initializer=init_worker, initargs=(env_cfg, cfg, str(writer.tmp))) as pool:
+                for n in pool.imap_unordered(worker_chunk, chunks):
+                    writer.written_elsewhere(n)
+                    bar.update(n)
+                    bar.set_postfix(fps=f"{bar.format_dict['n'] / max(time.perf_counter() - t0, 1e-9):.0f}")
+        finally:  # leaving the pool's block has stopped every worker: nothing writes to the temporary group now
+            bar.close()
+        final = writer.close()
     wall = time.perf_counter() - t0
     size_mb = sum(f.stat().st_size for f in final.rglob("*") if f.is_file()) / 1e6
     summary = {

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
+import json
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 import zarr
 
-from pipeline.io import partial_path, publish
+from pipeline.errors import PipelineError, disk_error
+from pipeline.io import exclusive, partial_path, publish, remove
 
 SCHEMA_VERSION = 2  # 2: + object_visible
 PER_FRAME = {
@@ -57,9 +60,11 @@ REQUIRED_ATTRS = (
     "frames_per_episode",
     "episodes",
 )
+REDO = "collect it again: `python -m pipeline.collect`"
+"""what to do about a damaged or inconsistent dataset"""
 
 
-class DatasetError(ValueError):
+class DatasetError(PipelineError, ValueError):
     """A dataset is missing, incomplete or does not follow the schema."""
 
 
@@ -81,7 +86,11 @@ class RolloutData:
 
 
 class DatasetWriter:
-    """Create the zarr group at a temporary path, append whole episodes in order, then publish.
+    """Build the zarr group at a temporary path under the dataset's write lock, append whole episodes, publish.
+
+    ``with DatasetWriter(...) as w: ...; w.close()``: entering takes the lock (a second writer fails at once, a dead
+    writer's leftovers are cleaned) and starts an empty temporary group; leaving without a successful :meth:`close`
+    (an exception, Ctrl-C, a full disk) removes it. The published dataset changes only in :meth:`close`.
 
     :param path: final dataset path
     :param n_frames: total frames N (known up front)
@@ -95,33 +104,67 @@ class DatasetWriter:
         self, path: Path, n_frames: int, image_size: int, chunk_frames: int, attrs: dict, compress: bool = True
     ) -> None:
         self.final, self.tmp = Path(path), partial_path(Path(path))
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)  # leftovers of an interrupted run
-        self.tmp.parent.mkdir(parents=True, exist_ok=True)
-        self.group = zarr.open_group(str(self.tmp), mode="w", zarr_format=3)
-        self.group.attrs.update({"schema_version": SCHEMA_VERSION, **attrs})
-        codecs = {} if compress else {"compressors": None}
-        for name, (shape_fn, dtype) in PER_FRAME.items():
-            shape = (n_frames, *shape_fn(image_size))
-            chunks = (chunk_frames, *shape_fn(image_size))
-            self.group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, **codecs)
-        self.n_frames, self.cursor = n_frames, 0
+        self.n_frames, self.cursor, self.published = n_frames, 0, False
+        self._spec = (image_size, chunk_frames, {} if compress else {"compressors": None})
+        self.attrs = {"schema_version": SCHEMA_VERSION, **attrs}
+        self.group: zarr.Group | None = None
+        self._lock = ExitStack()
+
+    def __enter__(self) -> DatasetWriter:
+        self._lock.enter_context(exclusive(self.final))
+        try:
+            remove(self.tmp)  # the lock is ours: anything there is a dead writer's
+            self.group = zarr.open_group(str(self.tmp), mode="w", zarr_format=3)
+            self.group.attrs.update(self.attrs)
+            size, chunk, codecs = self._spec
+            for name, (shape_fn, dtype) in PER_FRAME.items():
+                shape, chunks = (self.n_frames, *shape_fn(size)), (chunk, *shape_fn(size))
+                self.group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, **codecs)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        with self._lock:  # released last
+            if not self.published:  # on a first error, a failed cleanup is left to the next run (under the lock)
+                with suppress(*((OSError,) if exc is not None else ())):
+                    remove(self.tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # e.g. write() in zarr, here or in a worker
+            known = disk_error(OSError(exc.errno, exc.strerror, str(self.final)))
+            if known is not None:
+                raise known from exc
+
+    def _open(self) -> zarr.Group:
+        if self.group is None:
+            raise RuntimeError("use DatasetWriter as a context manager: `with DatasetWriter(...) as writer:`")
+        return self.group
 
     def write(self, block: dict[str, np.ndarray]) -> None:
         """Append a block of consecutive frames (all arrays of :data:`PER_FRAME`)."""
-        n = len(block["episode"])
-        write_region(self.group, self.cursor, block)
-        self.cursor += n
+        write_region(self._open(), self.cursor, block)
+        self.cursor += len(block["episode"])
 
     def written_elsewhere(self, n: int) -> None:
         """Count frames that worker processes wrote straight into the temporary group."""
         self.cursor += n
 
     def close(self) -> Path:
-        """Check completeness and publish at the final path."""
-        if self.cursor != self.n_frames:
-            raise DatasetError(f"dataset incomplete: wrote {self.cursor} of {self.n_frames} frames")
+        """Check completeness and consistency (:func:`verify_dataset`), then publish at the final path."""
+        group = self._open()
+        try:
+            if self.cursor != self.n_frames:
+                raise DatasetError(f"wrote {self.cursor} of {self.n_frames} frames")
+            verify_dataset(group, self.tmp)
+        except DatasetError as exc:
+            remove(self.tmp)
+            raise DatasetError(
+                f"not published, the new data failed verification ({exc.what})",
+                self.final,
+                "run the stage again (nothing published was changed)",
+            ) from exc
         publish(self.tmp, self.final)
+        self.published = True
         return self.final
 
 
@@ -132,8 +175,42 @@ def write_region(group: zarr.Group, start: int, block: dict[str, np.ndarray]) ->
         group[name][start : start + n] = block[name]
 
 
+def verify_dataset(source: zarr.Group | RolloutData, path: Path | str) -> None:
+    """Check that every episode is complete and in order; raise :class:`DatasetError` naming ``path`` otherwise.
+
+    As the schema promises: ``episode`` is ``0..E-1``, each repeated for ``frames_per_episode`` consecutive frames,
+    ``step`` counts ``0..frames_per_episode-1`` within each (E and the length from the attributes, or from the
+    ``episode`` array where absent), and every chunk of a zarr group's ``frames`` was written.
+    """
+    try:
+        ep, step = (
+            np.asarray(source.arrays[k] if isinstance(source, RolloutData) else source[k][:]) for k in INDEX_ARRAYS
+        )
+    except Exception as exc:  # zarr raises several types for a damaged chunk
+        raise DatasetError(f"cannot read 'episode'/'step' (truncated or corrupt chunk?): {exc}", path, REDO) from exc
+    n = len(ep)
+    fpe = int(source.attrs.get("frames_per_episode", np.argmax(np.r_[ep[1:] != ep[:-1], True]) + 1 if n else 1))
+    episodes = int(source.attrs.get("episodes", n // max(fpe, 1)))
+    if fpe < 1 or n != episodes * fpe or len(step) != n:
+        raise DatasetError(f"{n} frames, expected {episodes} episodes x {fpe} frames", path, REDO)
+    want_ep, want_step = np.repeat(np.arange(episodes), fpe), np.tile(np.arange(fpe), episodes)
+    bad = np.flatnonzero((ep != want_ep) | (step != want_step))
+    if bad.size:
+        i = int(bad[0])
+        raise DatasetError(
+            f"inconsistent episode/step indices in {bad.size} of {n} frames (first at frame {i}: episode {ep[i]} "
+            f"step {step[i]}, expected episode {want_ep[i]} step {want_step[i]}); incomplete or mixed writes",
+            path,
+            REDO,
+        )
+    frames = source["frames"] if isinstance(source, zarr.Group) else None
+    if frames is not None and frames.nchunks_initialized != frames.nchunks:
+        missing = frames.nchunks - frames.nchunks_initialized
+        raise DatasetError(f"{missing} of {frames.nchunks} chunks of 'frames' were never written", path, REDO)
+
+
 def open_dataset(path: Path | str) -> zarr.Group:
-    """Open a dataset read-only and check it follows the schema (clear error otherwise)."""
+    """Open a dataset read-only, check it follows the schema and is consistent (:func:`verify_dataset`)."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"dataset not found: {path} (run `python -m pipeline.collect` first)")
@@ -150,27 +227,33 @@ def open_dataset(path: Path | str) -> zarr.Group:
             f"{path}: schema version {attrs['schema_version']}, this code reads {SCHEMA_VERSION} "
             f"(collect it again: `python -m pipeline.collect`)"
         )
-    names = set(group.array_keys())
-    if not set(PER_FRAME) <= names:
+    for name in PER_FRAME:  # parse each array's metadata first: zarr would raise a bare JSON error
+        meta = path / name / "zarr.json"
+        try:
+            if meta.is_file() and not isinstance(json.loads(meta.read_bytes()), dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise DatasetError(f"array {name!r} has damaged metadata ({exc})", meta, REDO) from exc
+    try:
+        names = set(group.array_keys())
+        arrays = {name: group[name] for name in PER_FRAME if name in names}
+    except Exception as exc:  # metadata that parses but zarr cannot read
+        raise DatasetError(f"unreadable array metadata: {exc}", path, REDO) from exc
+    if len(arrays) < len(PER_FRAME):
         raise DatasetError(f"{path}: missing arrays {sorted(set(PER_FRAME) - names)}")
-    n = group["episode"].shape[0]
-    size = attrs["image_size"]
+    n, size = arrays["episode"].shape[0], attrs["image_size"]
     for name, (shape_fn, dtype) in PER_FRAME.items():
-        arr = group[name]
-        if arr.shape != (n, *shape_fn(size)) or np.dtype(arr.dtype) != np.dtype(dtype):
-            raise DatasetError(
-                f"{path}: array {name!r} has shape {arr.shape} {arr.dtype}, "
-                f"expected {(n, *shape_fn(size))} {np.dtype(dtype)}"
-            )
+        got, want = (arrays[name].shape, np.dtype(arrays[name].dtype)), ((n, *shape_fn(size)), np.dtype(dtype))
+        if got != want:
+            raise DatasetError(f"{path}: array {name!r} has shape {got[0]} {got[1]}, expected {want[0]} {want[1]}")
+    verify_dataset(group, path)
     return group
 
 
 def load_dataset(path: Path | str, arrays: tuple[str, ...] | None = None) -> RolloutData:
     """Read a dataset (or some of its arrays) into memory; a corrupt chunk raises :class:`DatasetError`."""
-    group = open_dataset(path)
-    names = arrays or tuple(PER_FRAME)
-    out = {}
-    for name in names:
+    group, out = open_dataset(path), {}
+    for name in arrays or tuple(PER_FRAME):
         try:
             out[name] = group[name][:]
         except Exception as exc:
@@ -179,9 +262,9 @@ def load_dataset(path: Path | str, arrays: tuple[str, ...] | None = None) -> Rol
 
 
 def write_dataset(data: RolloutData, path: Path | str, chunk_frames: int | None = None) -> Path:
-    """Write an in-memory dataset (e.g. imported from HDF5) atomically."""
+    """Write an in-memory dataset (e.g. imported from HDF5) atomically, under the dataset's write lock."""
     attrs = {k: v for k, v in data.attrs.items() if k != "schema_version"}
     chunk = chunk_frames or int(attrs.get("frames_per_episode", 51)) * 4
-    writer = DatasetWriter(Path(path), len(data), int(attrs["image_size"]), min(chunk, len(data)), attrs)
-    writer.write(data.arrays)
-    return writer.close()
+    with DatasetWriter(Path(path), len(data), int(attrs["image_size"]), min(chunk, len(data)), attrs) as writer:
+        writer.write(data.arrays)
+        return writer.close()

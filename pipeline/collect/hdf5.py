@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from pipeline.collect.dataset import LABELS, PER_FRAME, DatasetError, RolloutData
-from pipeline.io import partial_path
+from pipeline.io import partial_path, remove
 
 IMAGE_KEY = "agentview_image"
 
@@ -30,6 +30,17 @@ def export_hdf5(data: RolloutData, path: Path | str) -> Path:
     path = Path(path)
     tmp = partial_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_hdf5(data, tmp)
+    except BaseException:
+        remove(tmp)  # a full disk or Ctrl-C leaves nothing behind
+        raise
+    os.replace(tmp, path)
+    return path
+
+
+def _write_hdf5(data: RolloutData, tmp: Path) -> None:
+    """Write the file's groups and datasets at ``tmp``."""
     with h5py.File(tmp, "w") as f:
         root = f.create_group("data")
         root.attrs["pipeline_attrs"] = json.dumps(data.attrs)
@@ -46,12 +57,14 @@ def export_hdf5(data: RolloutData, path: Path | str) -> Path:
             )
             for name in LABELS:
                 obs.create_dataset(name, data=data.arrays[name][start:stop])
-    os.replace(tmp, path)
-    return path
 
 
 def import_hdf5(path: Path | str) -> RolloutData:
-    """Read an HDF5 file of the layout above into the in-memory dataset form."""
+    """Read an HDF5 file of the layout above into the in-memory dataset form.
+
+    The dataset schema holds episodes of one length numbered ``0..E-1``: a demo without an ``episode`` attribute
+    (another tool's file) is numbered by its place in the file, and demos of different lengths are refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"HDF5 file not found: {path}")
@@ -64,7 +77,7 @@ def import_hdf5(path: Path | str) -> RolloutData:
         if not demos:
             raise DatasetError(f"{path}: no demo_* groups")
         parts: dict[str, list[np.ndarray]] = {k: [] for k in PER_FRAME}
-        for key in demos:
+        for i, key in enumerate(demos):
             demo = root[key]
             n = int(demo.attrs.get("num_samples", demo["actions"].shape[0]))
             parts["action"].append(demo["actions"][:])
@@ -74,11 +87,14 @@ def import_hdf5(path: Path | str) -> RolloutData:
                     parts[name].append(np.full(n, np.nan, np.float32))  # other tools' files lack this label
                     continue
                 parts[name].append(demo["obs"][name][:])
-            parts["episode"].append(np.full(n, int(demo.attrs.get("episode", key.split("_")[1])), np.int32))
+            parts["episode"].append(np.full(n, int(demo.attrs.get("episode", i)), np.int32))
             parts["step"].append(np.arange(n, dtype=np.int32))
+    lengths = sorted({len(s) for s in parts["step"]})
+    if len(lengths) > 1:
+        raise DatasetError(f"{path}: demos of {lengths} frames; the dataset holds episodes of one length")
     arrays = {k: np.concatenate(v).astype(PER_FRAME[k][1], copy=False) for k, v in parts.items()}
     if not attrs:
-        attrs = {"image_size": int(arrays["frames"].shape[1]), "frames_per_episode": int(parts["step"][0].shape[0])}
+        attrs = {"image_size": int(arrays["frames"].shape[1]), "frames_per_episode": lengths[0], "episodes": len(demos)}
     return RolloutData(arrays, attrs)
 
 

@@ -82,15 +82,22 @@ def run_episode(env: FetchPixelEnv, cfg: CollectConfig, index: int) -> dict[str,
 _ENV: FetchPixelEnv | None = None
 _CFG: CollectConfig | None = None
 _GROUP = None  # the temporary zarr group, opened per worker
+_INIT_ERROR: Exception | None = None  # why init_worker failed, raised by the first task
 
 
 def init_worker(env_cfg: EnvConfig, collect_cfg: CollectConfig, store: str) -> None:
-    """Pool initializer: build this process's env and renderer, open the temporary dataset."""
-    global _ENV, _CFG, _GROUP
-    import zarr  # noqa: PLC0415  (workers only)
+    """Pool initializer: build this process's env and renderer, open the temporary dataset.
 
-    _ENV, _CFG = FetchPixelEnv(env_cfg), collect_cfg
-    _GROUP = zarr.open_group(store, mode="r+")
+    A failure is kept and raised by the first task: a pool whose initializer raises restarts its workers forever.
+    """
+    global _ENV, _CFG, _GROUP, _INIT_ERROR
+    try:
+        import zarr  # noqa: PLC0415  (workers only)
+
+        _ENV, _CFG = FetchPixelEnv(env_cfg), collect_cfg
+        _GROUP = zarr.open_group(store, mode="r+")
+    except Exception as exc:
+        _INIT_ERROR = exc
 
 
 def worker_chunk(episodes: range) -> int:
@@ -99,6 +106,8 @@ def worker_chunk(episodes: range) -> int:
     Chunks never share a zarr chunk, so workers write in parallel without locks; the data depend
     only on the episode indices, not on which worker ran them. Returns the frames written.
     """
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
     assert _ENV is not None and _CFG is not None and _GROUP is not None, "init_worker was not called"
     from pipeline.collect.dataset import EPISODE_ARRAYS, write_region
 

@@ -11,8 +11,24 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pipeline.errors import PipelineError
 from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.goalspace.data import FitData
+
+
+class GoalSpaceError(PipelineError, ValueError):
+    """A fitted goal space that cannot be read back: a damaged or invalid file (refit it)."""
+
+
+def refit(out_dir: Path) -> str:
+    """What to do about a damaged goal-space folder ``goal_spaces/<encoder>``."""
+    name = out_dir.name
+    return f"refit it: `python -m pipeline.goalspace --encoder {name}` (or `dvc repro goal_space@{name}`)"
+
+
+def brief(exc: BaseException) -> str:
+    """An exception's message on one line (pydantic and torch spread theirs over several)."""
+    return " ".join(str(exc).split())[:300]
 
 
 class GoalSpace(ABC):
@@ -56,13 +72,26 @@ class GoalSpace(ABC):
 
     @classmethod
     def read_meta(cls, out_dir: Path, latent_dim: int) -> dict[str, Any]:
+        """``<name>.json``, checked: a missing file raises ``FileNotFoundError``, a damaged one ``GoalSpaceError``."""
         path = out_dir / f"{cls.name}.json"
         if not path.is_file():
             raise FileNotFoundError(f"goal space {cls.name!r} not fitted: {path} not found (run the goal_space stage)")
-        meta = json.loads(path.read_text())
-        if int(meta["latent_dim"]) != int(latent_dim):
-            raise ValueError(f"{path}: fitted on latents of size {meta['latent_dim']}, the encoder has {latent_dim}")
+        try:
+            meta = json.loads(path.read_bytes())
+        except ValueError as exc:
+            raise GoalSpaceError(f"not valid JSON ({brief(exc)})", path, refit(out_dir)) from exc
+        if not isinstance(meta, dict) or not isinstance(meta.get("latent_dim"), int):
+            raise GoalSpaceError("not a goal-space description (no integer latent_dim)", path, refit(out_dir))
+        if meta["latent_dim"] != int(latent_dim):
+            raise GoalSpaceError(
+                f"fitted on latents of size {meta['latent_dim']}, the encoder has {latent_dim}", path, refit(out_dir)
+            )
         return meta
+
+    @classmethod
+    def invalid(cls, out_dir: Path, exc: BaseException, file: str | None = None) -> GoalSpaceError:
+        """The error for a goal-space file whose contents do not build the space (default file: ``<name>.json``)."""
+        return GoalSpaceError(f"invalid contents: {brief(exc)}", out_dir / (file or f"{cls.name}.json"), refit(out_dir))
 
     @classmethod
     @abstractmethod

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pipeline.goalspace.base import GoalSpace
+from pipeline.goalspace.base import GoalSpace, GoalSpaceError, brief, refit
 from pipeline.goalspace.config import DistanceHeadConfig, GoalSpaceConfig
 from pipeline.goalspace.data import VISIBLE_MIN, FitData
 
@@ -86,7 +86,19 @@ class DistanceHeadGoalSpace(GoalSpace):
     @classmethod
     def load(cls, out_dir: Path, latent_dim: int) -> DistanceHeadGoalSpace:
         meta = cls.read_meta(out_dir, latent_dim)
-        cfg = DistanceHeadConfig.model_validate(meta["config"])
+        try:
+            cfg = DistanceHeadConfig.model_validate(meta["config"])
+        except (KeyError, ValueError) as exc:
+            raise cls.invalid(out_dir, exc) from exc
         net = DistanceHeadNet(latent_dim, cfg)
-        net.load_state_dict(load_file(str(out_dir / cls.WEIGHTS)), strict=True)  # safetensors: no pickled code
+        try:
+            state = load_file(str(out_dir / cls.WEIGHTS))  # safetensors: no pickled code
+        except Exception as exc:  # noqa: BLE001 - missing, truncated or not safetensors: re-raised with the path
+            raise GoalSpaceError(
+                f"cannot read as safetensors: {brief(exc)}", out_dir / cls.WEIGHTS, refit(out_dir)
+            ) from exc
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:  # weights of another config
+            raise cls.invalid(out_dir, exc, cls.WEIGHTS) from exc
         return cls(net.eval().requires_grad_(False), cfg)

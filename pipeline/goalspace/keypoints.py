@@ -112,4 +112,7 @@ class KeypointGoalSpace(GoalSpace):
     def load(cls, out_dir: Path, latent_dim: int) -> KeypointGoalSpace:
         meta = cls.read_meta(out_dir, latent_dim)
         presence = meta.get("min_presence")  # absent in spaces fitted before presence was recorded
-        return cls(latent_dim, meta["num_keypoints"], np.asarray(meta["indices"]), presence)
+        try:
+            return cls(latent_dim, meta["num_keypoints"], np.asarray(meta["indices"], np.int64), presence)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise cls.invalid(out_dir, exc) from exc

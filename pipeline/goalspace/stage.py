@@ -14,7 +14,7 @@ from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.goalspace import GOAL_SPACES, GoalSpace
 from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.goalspace.data import VISIBLE_MIN, FitData
-from pipeline.io import partial_path, publish, remove, write_json
+from pipeline.io import building, write_json
 from pipeline.pretrain.data import split_episodes, subsample
 
 KEYS = ("frames", "object_pos", "gripper_pos", "object_visible", "episode")
@@ -88,20 +88,19 @@ def fit_goal_spaces(
     cfg: GoalSpaceConfig, encoder_dir: Path, dataset: Path, val_fraction: float, split_seed: int, out: Path
 ) -> dict[str, Any]:
     """Encode the dataset's training episodes (the pretrain split), fit each applicable goal space, score it on
-    held-out pairs with the block visible, write ``out/`` atomically; returns the metrics."""
+    held-out pairs with the block visible, write ``out/`` atomically; returns the metrics. One writer of ``out`` at a
+    time: a second one fails at once, naming the first one's pid."""
     t0 = time.perf_counter()
-    encoder = load_encoder(encoder_dir, device="cpu")
-    data, z_test, positions = split_latents(encoder, dataset, val_fraction, split_seed, cfg.max_frames)
-    tmp = partial_path(out)
-    remove(tmp)
-    tmp.mkdir(parents=True)
-    metrics: dict[str, Any] = {"encoder": encoder.name, "test_frames": len(z_test), "spaces": {}}
-    for name, (space, scores) in fit_and_score(cfg, data, z_test, positions).items():
-        space.save(tmp)
-        metrics["spaces"][name] = scores
-    metrics["seconds"] = time.perf_counter() - t0
-    write_json(tmp / "metrics.json", metrics)
-    publish(tmp, out)
+    with building(out) as tmp:
+        encoder = load_encoder(encoder_dir, device="cpu")
+        data, z_test, positions = split_latents(encoder, dataset, val_fraction, split_seed, cfg.max_frames)
+        tmp.mkdir(parents=True)
+        metrics: dict[str, Any] = {"encoder": encoder.name, "test_frames": len(z_test), "spaces": {}}
+        for name, (space, scores) in fit_and_score(cfg, data, z_test, positions).items():
+            space.save(tmp)
+            metrics["spaces"][name] = scores
+        metrics["seconds"] = time.perf_counter() - t0
+        write_json(tmp / "metrics.json", metrics)
     return metrics
 
 

@@ -14,6 +14,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.collect.dataset import open_dataset
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.envs import EnvConfig
+from pipeline.errors import PipelineError
 from pipeline.goalspace import GoalSpace, load_goal_space
 from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from pipeline.config import PathsConfig
 
 
-class RunError(ValueError):
+class RunError(PipelineError, ValueError):
     """A policy run cannot start (missing or mismatched encoder; an unknown variant is a ParamsError)."""
 
 
@@ -77,6 +78,8 @@ def fitted_space(name: str, encoder: str, latent_dim: int, goal_spaces: Path) ->
     """The goal space ``name`` fitted for ``encoder`` by the goal_space stage (``goal_spaces/<encoder>``)."""
     try:
         return load_goal_space(name, goal_spaces / encoder, latent_dim)
+    except PipelineError:
+        raise  # a damaged goal space: its own message names the file and the refit command
     except (FileNotFoundError, ValueError) as exc:
         raise RunError(
             f"variant needs goal space {name!r} of {encoder!r}: {exc} (run python -m pipeline.goalspace --encoder "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli import base_parser, run_stage
-from pipeline.io import write_json
+from pipeline.io import exclusive, write_json
 from pipeline.params import ParamsError, load_params
 from pipeline.policy.config import PolicyConfig, variant_named
 
@@ -65,7 +65,8 @@ def write_inputs(
 ) -> Path:
     """Write ``out_dir/<variant>.json`` (atomically)."""
     path = out_dir / f"{variant}.json"
-    write_json(path, variant_inputs(policy, variant, encoders, dataset, goal_spaces))
+    with exclusive(path):
+        write_json(path, variant_inputs(policy, variant, encoders, dataset, goal_spaces))
     return path
 
 

@@ -19,10 +19,11 @@ from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import LoadedEncoder
 from pipeline.envs import EnvConfig
+from pipeline.errors import PipelineError
 from pipeline.policy.config import VariantConfig
 
 
-class PriorDataError(ValueError):
+class PriorDataError(PipelineError, ValueError):
     """The dataset cannot seed this variant's replay (wrong env, or it lacks what the variant observes)."""
 
 

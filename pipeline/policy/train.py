@@ -12,7 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.envs import EnvConfig
-from pipeline.io import state_signature, write_json
+from pipeline.io import exclusive, recover_stale, state_signature, write_json
 from pipeline.policy.build import PolicyPaths, build_envs, build_model, resolve_device, seed_prior
 from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
@@ -99,7 +99,7 @@ def upgrade_fingerprint(stored: dict[str, Any]) -> dict[str, Any]:
 def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
     """(Re)write ``eval.csv`` with the evaluation history (DVC deletes outputs before a stage reruns)."""
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="")
+        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="", extrasaction="ignore")  # stored rows
         writer.writeheader()
         writer.writerows(rows)
 
@@ -114,11 +114,26 @@ def train_policy(
 ) -> dict[str, Any]:
     """Train variant ``policy.variants[variant_name]`` with one seed on the task ``env_cfg``; writes ``eval.csv``,
     ``metrics.json``, ``summary.json`` (``paths.runs``), checkpoints and TensorBoard logs (see :class:`PolicyPaths`).
+    One writer per run: a second one fails at once, naming the first one's pid (the lock covers the checkpoint).
     """
     variant = variant_named(policy, variant_name)
+    run_dir = paths.runs / variant_name / str(seed)
+    with exclusive(run_dir):
+        return _train(env_cfg, policy, variant, variant_name, seed, paths, progress)
+
+
+def _train(
+    env_cfg: EnvConfig,
+    policy: PolicyConfig,
+    variant: VariantConfig,
+    variant_name: str,
+    seed: int,
+    paths: PolicyPaths,
+    progress: bool,
+) -> dict[str, Any]:
+    """:func:`train_policy` with its run folder locked."""
     device = resolve_device(policy.device)
     run_dir = paths.runs / variant_name / str(seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if policy.cpu_threads:
         torch.set_num_threads(policy.cpu_threads)
     torch.manual_seed(seed)
@@ -145,12 +160,16 @@ def train_policy(
         "vec_env": policy.vec_env,
         "architecture": state_signature(model.policy.state_dict()),
     }
+    for line in recover_stale(ckpt):  # a run killed while it published its checkpoint
+        print(line)
     state = load_checkpoint(model, ckpt, fp, upgrade_fingerprint)
     if variant.prior_data:
         info.update(seed_prior(env_cfg, variant, train_env, model, state is not None, paths.dataset))
     start = model.num_timesteps
-    if state and progress:
-        print(f"policy: resuming {variant_name}/{seed} from step {start}")
+    if state:  # always said, so that a log tells a resume from a restart
+        print(f"policy: resuming {variant_name}/{seed} from step {start} (checkpoint {ckpt})", flush=True)
+    else:
+        print(f"policy: starting {variant_name}/{seed} from scratch", flush=True)
     callback = EvalCheckpointCallback(
         eval_env, run_dir, ckpt, policy.eval_every, policy.eval_episodes, {**info, "fingerprint": fp}
     )
@@ -158,6 +177,7 @@ def train_policy(
         callback.last_step, callback.last = start, state.get("last_eval", {})
         callback.rows = [r for r in state.get("eval_rows", []) if r["step"] <= start]
         callback.prior_wall, callback.prior_train = state.get("wall_seconds", 0.0), state.get("train_seconds", 0.0)
+    run_dir.mkdir(parents=True, exist_ok=True)  # not before: a run that cannot start leaves no empty folder
     write_eval_csv(run_dir / "eval.csv", callback.rows)
     callback.t0 = time.perf_counter()
     remaining = max(policy.total_steps - start, 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,10 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from tqdm import tqdm
 
-from pipeline.collect.dataset import DatasetError, open_dataset
+from pipeline.collect.dataset import DatasetError
 from pipeline.encoders import load_encoder, save_encoder
-from pipeline.io import partial_path, publish, remove, state_signature, write_json
+from pipeline.errors import PipelineError
+from pipeline.io import exclusive, partial_path, publish, remove, state_signature, write_json
 from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.config import PretrainConfig
 from pipeline.pretrain.data import FrameDataModule, subsample
@@ -26,6 +26,7 @@ from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
 from pipeline.pretrain.registry import ENCODERS, build_encoder, encoder_section
+from pipeline.pretrain.resume import fingerprint, resumable
 from pipeline.quiet import quiet_lightning
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ PROBE_FRAMES = (
 )
 
 
-class PretrainError(ValueError):
+class PretrainError(PipelineError, ValueError):
     """The pretrain stage cannot run (unknown encoder, bad dataset, bad weights file)."""
 
 
@@ -61,20 +62,6 @@ class PretrainPaths:
         return cls(
             paths.dataset, paths.encoders / name, paths.checkpoints / "pretrain" / name, paths.logs / "pretrain" / name
         )
-
-
-def fingerprint(pre: PretrainConfig, name: str, dataset: Path) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the encoder block, shared knobs, and the dataset."""
-    attrs = dict(open_dataset(dataset).attrs)
-    return {
-        "encoder": name,
-        "block": encoder_section(name, getattr(pre, name, None)).model_dump(mode="json"),
-        "batch_size": pre.batch_size,
-        "lr_schedule": pre.lr_schedule,
-        "val_fraction": pre.val_fraction,
-        "seed": pre.seed,
-        "dataset": {k: attrs[k] for k in ("env_id", "camera", "image_size", "seed", "episodes")},
-    }
 
 
 def encode_all(
@@ -154,9 +141,16 @@ def _trainer(pre: PretrainConfig, ckpt_dir: Path, log_dir: Path, progress: bool)
 
 def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bool = True) -> EncoderMetrics:
     """Train (or build, when not trainable: ``frozen``) encoder ``name`` with its block ``pre.<name>`` and the
-    shared settings of ``pre``; probe it; write ``paths.encoder`` atomically."""
+    shared settings of ``pre``; probe it; write ``paths.encoder`` atomically. One writer per encoder: a second one
+    fails at once, naming the first one's pid (the lock covers its checkpoints too)."""
     if name not in ENCODERS:
         raise PretrainError(f"unknown encoder {name!r}; allowed: {', '.join(ENCODERS)}")
+    with exclusive(paths.encoder):
+        return _pretrain(pre, name, paths, progress)
+
+
+def _pretrain(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bool) -> EncoderMetrics:
+    """:func:`pretrain_encoder` with the encoder's output locked."""
     spec = ENCODERS[name]
     try:
         dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers)
@@ -177,18 +171,9 @@ def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progr
         )
         lit = build_lit_module(name, block, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
         fp = {**fingerprint(pre, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
-        fp_file = ckpt_dir / "fingerprint.json"
-        resume = ckpt_dir / "last.ckpt"
-        if resume.exists() and (not fp_file.exists() or json.loads(fp_file.read_text()) != fp):
-            print(f"pretrain {name}: params, dataset or architecture changed since the last checkpoint; starting over")
-            remove(ckpt_dir)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        write_json(fp_file, fp)
+        resume = resumable(ckpt_dir, fp, name)  # checked readable; None: from scratch (a damaged one set aside)
         trainer = _trainer(pre, ckpt_dir, paths.logs, progress)
-        if resume.exists() and progress:
-            # Lightning restarts a mid-epoch dataloader at the epoch's start (its warning is silenced in pipeline.quiet)
-            print(f"pretrain {name}: resuming from {resume} (the current epoch's batches restart)")
-        trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
+        trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
         net = lit.net
         stats = {  # EncoderMetrics fields of a trained encoder
             "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 
 from pipeline.cli import base_parser, run_stage
 from pipeline.params import load_params
@@ -22,20 +23,27 @@ def main(argv: list[str] | None = None) -> None:
     args = base_parser(__doc__).parse_args(argv)
 
     def body() -> None:
-        from pipeline.report.aggregate import load_encoders, load_runs
+        from pipeline.io import exclusive
+        from pipeline.report.aggregate import load_encoders, scan_runs
         from pipeline.report.render import write_report
 
         params = load_params(args.params)
         paths = params.paths
-        md = write_report(
-            load_runs(paths.runs),
-            load_encoders(paths.encoders),
-            paths.report,
-            paths.encoders,
-            machine_description(),
-            runs_dir=paths.runs,
-        )
-        print(f"report: {md}")
+        variants, skipped = scan_runs(paths.runs)
+        for s in skipped:
+            print(f"report: skipping {s.variant}/{s.seed}: {s.reason}", file=sys.stderr)
+        with exclusive(paths.report):
+            md = write_report(
+                variants,
+                load_encoders(paths.encoders),
+                paths.report,
+                paths.encoders,
+                machine_description(),
+                runs_dir=paths.runs,
+                skipped=skipped,
+            )
+        missing = f", {len(skipped)} run(s) missing (named in the report)" if skipped else ""
+        print(f"report: {md}{missing}")
 
     run_stage(body)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.errors import PipelineError
 from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
 
@@ -22,6 +24,8 @@ class VariantSummary:
     steps: np.ndarray  # (T,) evaluation steps common to all seeds
     success: np.ndarray  # (n_seeds, T)
     metrics: list[dict] = field(default_factory=list)
+    missing: list[SkippedRun] = field(default_factory=list)
+    """seeds of this variant that could not be read (named in the report, never dropped silently)"""
 
     @property
     def n_seeds(self) -> int:
@@ -65,6 +69,7 @@ class VariantSummary:
             "replay_bytes_per_transition": mean("replay_bytes_per_transition"),
             "wall_time_s": mean("wall_time_s"),
             "experience": self.experience(),
+            "missing_seeds": sorted(m.seed for m in self.missing),
         }
 
     def experience(self) -> str:
@@ -81,36 +86,90 @@ class VariantSummary:
         return "; ".join(sorted(parts)) or "—"
 
 
+@dataclass(frozen=True)
+class SkippedRun:
+    """A run folder the report could not use, and why."""
+
+    variant: str
+    seed: str
+    reason: str
+
+
 def read_curve(path: Path) -> dict[int, float]:
-    """``eval.csv`` -> {step: success} (a repeated step keeps its last row)."""
-    with path.open() as f:
-        return {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    """``eval.csv`` -> {step: success} (a repeated step keeps its last row); unreadable -> :class:`PipelineError`."""
+    try:
+        with path.open(newline="") as f:
+            curve = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as exc:
+        raise PipelineError(
+            f"not a readable eval.csv ({type(exc).__name__})", path, "rerun this seed's policy stage"
+        ) from None
+    if not all(np.isfinite(v) and 0 <= v <= 1 for v in curve.values()):
+        raise PipelineError("eval.csv holds success values outside [0, 1]", path, "rerun this seed's policy stage")
+    return curve
 
 
-def load_runs(runs_dir: Path) -> list[VariantSummary]:
-    """Every ``runs/<variant>/<seed>/eval.csv`` (+ ``metrics.json``), aligned on the steps all seeds share."""
-    out = []
+def read_metrics(path: Path) -> dict:
+    """A run's ``metrics.json`` (``{}`` when absent); unreadable -> :class:`PipelineError`."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PipelineError(f"not valid JSON ({exc})", path, "rerun this seed's policy stage") from None
+    if not isinstance(data, dict):
+        raise PipelineError("not a JSON object", path, "rerun this seed's policy stage")
+    return data
+
+
+def scan_runs(runs_dir: Path) -> tuple[list[VariantSummary], list[SkippedRun]]:
+    """Every ``runs/<variant>/<seed>/`` (``eval.csv`` + ``metrics.json``), aligned on the steps all seeds share.
+
+    A seed folder without a readable, non-empty ``eval.csv`` is skipped and returned in the second list (and
+    recorded on its variant), so that the report can name it: a seed is never dropped silently.
+    """
+    out, skipped = [], []
     for vdir in sorted(p for p in runs_dir.glob("*") if p.is_dir()):
-        curves, seeds, metrics = [], [], []
-        for sdir in sorted((p for p in vdir.glob("*") if (p / "eval.csv").is_file()), key=lambda p: p.name):
-            curve = read_curve(sdir / "eval.csv")
-            if not curve:
+        curves, seeds, metrics, missing = [], [], [], []
+        for sdir in sorted((p for p in vdir.glob("*") if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+            try:
+                if not (sdir / "eval.csv").is_file():
+                    raise PipelineError("no eval.csv (the run did not finish its first evaluation)", sdir)
+                curve = read_curve(sdir / "eval.csv")
+                if not curve:
+                    raise PipelineError("eval.csv has no rows", sdir / "eval.csv")
+                run_metrics = read_metrics(sdir / "metrics.json")
+            except PipelineError as exc:
+                missing.append(SkippedRun(vdir.name, sdir.name, str(exc)))
                 continue
             curves.append(curve)
             seeds.append(int(sdir.name))
-            if (sdir / "metrics.json").is_file():
-                metrics.append(json.loads((sdir / "metrics.json").read_text()))
+            if run_metrics:
+                metrics.append(run_metrics)
         common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if curves and not common:
+            missing += [
+                SkippedRun(vdir.name, str(s), "no evaluation step in common with the other seeds") for s in seeds
+            ]
+        skipped += missing
         if not common:
             continue
         success = np.array([[c[s] for s in common] for c in curves])  # (n_seeds, T)
-        out.append(VariantSummary(vdir.name, seeds, np.array(common), success, metrics))
-    return out
+        out.append(VariantSummary(vdir.name, seeds, np.array(common), success, metrics, missing))
+    return out, skipped
+
+
+def load_runs(runs_dir: Path) -> list[VariantSummary]:
+    """The variants :func:`scan_runs` could read (unreadable seeds are recorded on each variant)."""
+    return scan_runs(runs_dir)[0]
 
 
 def load_encoders(encoders_dir: Path) -> list[EncoderMetrics]:
     """``metrics.json`` of every pretrained encoder (probe results), named after its folder unless it names itself."""
-    return [
-        EncoderMetrics.from_metrics(json.loads(mfile.read_text()), encoder=mfile.parent.name)
-        for mfile in sorted(encoders_dir.glob("*/metrics.json"))
-    ]
+    out = []
+    for mfile in sorted(encoders_dir.glob("*/metrics.json")):
+        try:
+            out.append(EncoderMetrics.from_metrics(json.loads(mfile.read_text()), encoder=mfile.parent.name))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            print(f"report: skipping encoder {mfile.parent.name}: {mfile} is unreadable ({exc})", file=sys.stderr)
+    return out

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.io import write_json  # noqa: E402
 from pipeline.pretrain.metrics import EncoderMetrics  # noqa: E402
-from pipeline.report.aggregate import VariantSummary  # noqa: E402
+from pipeline.report.aggregate import SkippedRun, VariantSummary  # noqa: E402
 from pipeline.report.stats import (  # noqa: E402
     CONFIDENCE,
     MIN_SEEDS_FOR_CI,
@@ -73,8 +73,10 @@ def variant_table(rows: list[dict]) -> str:
     )
     lines = [head, "|" + "---|" * 11]
     for r in rows:
+        missing = r.get("missing_seeds") or []
+        seeds = f"{r['seeds']} (missing: seed {', '.join(missing)})" if missing else str(r["seeds"])
         lines.append(
-            f"| {r['variant']} | {r['seeds']} | {r['final_steps']} | {final_cell(r)} | {interval_cell(r)} | "
+            f"| {r['variant']} | {seeds} | {r['final_steps']} | {final_cell(r)} | {interval_cell(r)} | "
             f"{_fmt(r['steps_to_50'])} | {_fmt(r['steps_to_90'])} | "
             f"{_fmt(r['fps'], 0)} | {_fmt(r['replay_bytes_per_transition'], 0)} | {_fmt(r['wall_time_s'] / 60, 1)} | "
             f"{r.get('experience', '—')} |"
@@ -183,6 +185,15 @@ def rollout_section(variants: list[VariantSummary], runs_dir: Path, report_dir: 
     return ["## Rollouts", "", intro, "", *lines]
 
 
+def missing_section(skipped: list[SkippedRun]) -> list[str]:
+    """Markdown lines naming every run folder the report could not read (none when all were read)."""
+    if not skipped:
+        return []
+    lines = ["## Missing runs", "", "These seeds are not in the table or the plot:", ""]
+    lines += [f"- `{s.variant}` seed {s.seed}: {s.reason}" for s in skipped]
+    return [*lines, ""]
+
+
 def write_report(
     variants: list[VariantSummary],
     encoders: list[EncoderMetrics],
@@ -190,6 +201,7 @@ def write_report(
     encoders_dir: Path,
     machine: str,
     runs_dir: Path | None = None,
+    skipped: list[SkippedRun] | None = None,
 ) -> Path:
     """Write ``report.md``, ``success.png``, ``curves/*.csv`` and flat ``metrics.json`` under ``report_dir``."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -209,6 +221,7 @@ def write_report(
         "",
     ]
     parts += ["## Policies", "", variant_table(rows) if rows else "_no policy runs found_", ""]
+    parts += missing_section(skipped or [])
     if rows:
         parts += [STATS_NOTE, ""]
     if variants:

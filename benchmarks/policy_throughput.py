@@ -41,7 +41,7 @@ from pipeline.policy.config import SACConfig, VariantConfig
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, resolve_device
-from pipeline.pretrain.models import build_encoder
+from pipeline.pretrain.registry import build_encoder
 
 N_ENVS = 2
 

@@ -23,7 +23,7 @@ from pipeline.goalspace.stage import fit_goal_spaces
 from pipeline.policy.config import GoalSpaceName, VariantConfig
 from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
-from pipeline.pretrain.models import build_encoder
+from pipeline.pretrain.registry import build_encoder
 
 from .conftest import tiny_params_dict
 

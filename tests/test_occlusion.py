@@ -17,7 +17,7 @@ from pipeline.nets import frames_to_tensor
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
-from pipeline.pretrain.models import build_encoder
+from pipeline.pretrain.registry import build_encoder
 
 from .conftest import tiny_params_dict
 from .test_goalspace import K, spatial_encoder, synthetic

@@ -26,7 +26,7 @@ from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env, resolve_vec_env, shifted
-from pipeline.pretrain.models import build_encoder
+from pipeline.pretrain.registry import build_encoder
 
 from .conftest import tiny_params_dict, write_params
 

@@ -12,6 +12,14 @@ from gymnasium import spaces
 from pipeline.envs.config import EnvConfig
 from pipeline.envs.render import PixelRenderer
 
+OBJECT_JOINT, MOCAP_BODY = "object0:joint", "robot0:mocap"
+
+
+def place_object(data: mujoco.MjData, pos: np.ndarray) -> None:
+    """Move the object's free joint to ``pos`` (orientation kept), with mujoco's own named accessors."""
+    data.joint(OBJECT_JOINT).qpos[:3] = pos  # free joint qpos (7,): position (3,) then quaternion (4,)
+
+
 # Layout of the 25-D Fetch observation (10-D for Reach, which has no object).
 PROPRIO_INDEX = np.r_[0:3, 9:11, 20:23, 23:25]
 """grip_pos (3), gripper_state (2), grip_velp (3), gripper_vel (2) -> 10-D proprioception."""
@@ -126,9 +134,7 @@ class FetchPixelEnv(gym.Wrapper):
         model, data = self.fetch.model, self.fetch.data
         saved = np.empty(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_INTEGRATION))
         mujoco.mj_getState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-        qpos = self.fetch._utils.get_joint_qpos(model, data, "object0:joint").copy()
-        qpos[:3] = pos
-        self.fetch._utils.set_joint_qpos(model, data, "object0:joint", qpos)
+        place_object(data, pos)
         mujoco.mj_forward(model, data)
         frame = self.renderer.render(data)
         mujoco.mj_setState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
@@ -146,18 +152,17 @@ class FetchPixelEnv(gym.Wrapper):
         its block, as a person choosing a goal photo would; the share seen is left in :attr:`goal_visibility`."""
         if not self.cfg.has_object:
             raise ValueError(f"{self.cfg.id} has no object to place")
-        model, data, utils = self.fetch.model, self.fetch.data, self.fetch._utils
+        model, data = self.fetch.model, self.fetch.data
+        mocap = int(model.body(MOCAP_BODY).mocapid[0])  # the gripper's mocap body
         spec = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART  # mj_step moves both
         saved = np.empty(mujoco.mj_stateSize(model, spec))
         mujoco.mj_getState(model, data, saved, spec)
         best, best_vis = None, -1.0
         for offset in np.asarray(arm_offsets, np.float64).reshape(-1, 3):  # (3,) or (m, 3) -> (m, 3)
             mujoco.mj_setState(model, data, saved, spec)
-            utils.set_mocap_pos(model, data, "robot0:mocap", self.fetch.initial_gripper_xpos + offset)
+            data.mocap_pos[mocap] = self.fetch.initial_gripper_xpos + offset
             mujoco.mj_step(model, data, nstep=settle_steps * self.fetch.n_substeps)  # the arm follows the mocap
-            qpos = utils.get_joint_qpos(model, data, "object0:joint").copy()
-            qpos[:3] = pos  # placed after the arm moved, so the move cannot push it
-            utils.set_joint_qpos(model, data, "object0:joint", qpos)
+            place_object(data, pos)  # placed after the arm moved, so the move cannot push it
             mujoco.mj_forward(model, data)
             vis = self.object_visibility() if min_visible > 0 else 1.0
             if vis > best_vis:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pipeline.pretrain.data import split_episodes
-from pipeline.pretrain.probe import as_2d, score, standardise
+from pipeline.pretrain.probe_scores import as_2d, score, standardise
 
 MLP_HIDDEN = 256
 """Width of the probe's two hidden layers."""

@@ -286,10 +286,3 @@ class KeypointRegressor(nn.Module):
     def keypoints(self, x: torch.Tensor) -> torch.Tensor:
         """Keypoints ``(B, K, 2)`` for drawing."""
         return self.trunk.keypoints(x)
-
-
-def build_encoder(name: str, cfg: Any, image_size: int, load_weights: bool = True) -> nn.Module:
-    """Build encoder ``name``: :func:`pipeline.pretrain.registry.build_encoder`, kept here for its callers."""
-    from pipeline.pretrain.registry import build_encoder as build  # here, not at the top: the registry imports us
-
-    return build(name, cfg, image_size, load_weights)

@@ -36,12 +36,13 @@ import torch
 import pipeline  # noqa: F401  (MUJOCO_GL=egl)
 from pipeline.config import Params
 from pipeline.encoders import save_encoder
+from pipeline.encoders.registry import build_encoder
+from pipeline.policy.blocks import SACConfig
 from pipeline.policy.checkpoint import replay_bytes_per_transition
-from pipeline.policy.config import SACConfig, VariantConfig
+from pipeline.policy.config import VariantConfig
 from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, resolve_device
-from pipeline.pretrain.registry import build_encoder
 
 N_ENVS = 2
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import pipeline  # noqa: F401  (MUJOCO_GL)
-from pipeline.params import load_params
+from pipeline.config import load_params
 from pipeline.policy.build import PolicyPaths, restore_run
 from pipeline.policy.evaluate import episode_ends
 from pipeline.policy.rollout import side_by_side

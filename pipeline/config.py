@@ -1,15 +1,16 @@
-"""The whole ``params.yaml``: one typed section per stage, composed here."""
+"""The whole ``params.yaml``: one typed section per stage, composed here, and :func:`load_params`, which every stage
+calls before doing any work."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from pipeline.collect.config import CollectConfig
 from pipeline.envs.config import EnvConfig
 from pipeline.goalspace.config import GoalSpaceConfig
-from pipeline.params import StrictModel
+from pipeline.params import DEFAULT_PARAMS, ParamsError, StrictModel, format_validation_error, read_yaml
 from pipeline.policy.config import PolicyConfig
 from pipeline.pretrain.config import PretrainConfig
 
@@ -44,3 +45,12 @@ class Params(StrictModel):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     goal_space: GoalSpaceConfig = Field(default_factory=GoalSpaceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
+    """Load and validate the whole params file (:class:`ParamsError`, one line per offending key, when invalid)."""
+    raw = read_yaml(path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(format_validation_error(err, str(path))) from None

@@ -1,22 +1,20 @@
 """One source of truth: ``params.yaml`` -> typed, validated config per stage.
 
-Every stage calls :func:`load_params` before doing any work. Unknown keys, wrong types
-and out-of-range values raise :class:`ParamsError`, whose message names the key and
-what is allowed.
+The pieces every section builds on: :class:`StrictModel` (each stage's config section), :class:`ParamsError` and
+reading the file. Every stage calls :func:`pipeline.config.load_params` (which composes the sections) before doing
+any work. Unknown keys, wrong types and out-of-range values raise :class:`ParamsError`, whose message names the key
+and what is allowed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import PipelineError
-
-if TYPE_CHECKING:
-    from pipeline.config import Params
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -45,6 +43,14 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``overlay`` merged into a copy of ``base``: mappings merge key by key, anything else (lists too) replaces."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def read_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping, raising :class:`ParamsError` when absent or malformed."""
     path = Path(path)
@@ -59,16 +65,3 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: top level must be a mapping of sections (got a {type(raw).__name__})")
     return raw
-
-
-def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
-    """Load and validate the whole params file."""
-    from pipeline.config import (
-        Params,  # local import: config composes every stage's section
-    )
-
-    raw = read_yaml(path)
-    try:
-        return Params.model_validate(raw)
-    except ValidationError as err:
-        raise ParamsError(format_validation_error(err, str(path))) from None

@@ -1,8 +1,11 @@
 """Profiles: overlays on ``params.yaml`` (``profiles/<name>.yaml``), applied as ``dvc exp run -S`` overrides.
 
-``python -m pipeline.profile quick`` prints one ``-S key=value`` pair per overlay leaf, so
-``dvc exp run $(python -m pipeline.profile quick)`` runs the study with that profile while
-``params.yaml`` stays the one source of truth. ``merged()`` builds the full dict (tests use it).
+``python -m pipeline.profile quick`` prints one ``-S key=value`` pair per overlay leaf (``++key=value`` for a key
+``params.yaml`` lacks, e.g. a variant the profile defines), so ``dvc exp run $(python -m pipeline.profile quick)``
+runs the study with that profile while ``params.yaml`` stays the one source of truth. ``merged()`` builds the full
+dict (tests and ``scripts/run_isolated.sh`` use it). A name may hold a folder: ``ablations/frame_stack`` is
+``profiles/ablations/frame_stack.yaml``. A profile's ``include: [name, ...]`` merges those profiles first, in order,
+and its own keys over them (push_cpu includes the ablation overlays whose variants it runs).
 """
 
 from __future__ import annotations
@@ -15,17 +18,11 @@ from typing import Any
 
 import yaml
 
-from pipeline.params import ParamsError, read_yaml
+from pipeline.params import ParamsError, deep_merge, read_yaml
 
 PROFILES = Path("profiles")
-
-
-def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``overlay`` into a copy of ``base`` (mappings merge, anything else replaces)."""
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+merge = deep_merge
+"""deep merge: mappings merge key by key, anything else replaces"""
 
 
 def leaves(overlay: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -37,13 +34,27 @@ def leaves(overlay: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def load_profile(name: str, root: Path = Path(".")) -> dict[str, Any]:
-    """The overlay of profile ``name``."""
+def profile_names(root: Path = Path(".")) -> list[str]:
+    """Every profile's name, ablation overlays included (``ablations/frame_stack``)."""
+    folder = root / PROFILES
+    return sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
+
+
+def load_profile(name: str, root: Path = Path("."), _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The overlay of profile ``name``, with the profiles it ``include``s merged under it."""
     path = root / PROFILES / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (root / PROFILES).glob("*.yaml"))
-        raise ParamsError(f"unknown profile {name!r}; available: {', '.join(known)}")
-    return read_yaml(path)
+    if ".." in Path(name).parts or not path.is_file():
+        raise ParamsError(f"unknown profile {name!r}; available: {', '.join(profile_names(root))}")
+    if name in _seen:
+        raise ParamsError(f"{path}: `include` cycles through {' -> '.join((*_seen, name))}")
+    overlay = read_yaml(path)
+    include = overlay.pop("include", [])
+    if not isinstance(include, list) or not all(isinstance(n, str) for n in include):
+        raise ParamsError(f"{path}: `include` is a list of profile names (got {include!r})")
+    out: dict[str, Any] = {}
+    for other in include:
+        out = merge(out, load_profile(other, root, (*_seen, name)))
+    return merge(out, overlay)
 
 
 def merged(name: str, root: Path = Path(".")) -> dict[str, Any]:
@@ -60,8 +71,9 @@ def study_cost(params: dict[str, Any]) -> str:
     """One paragraph: how many policy runs the params ask for and their CPU hours at the measured speeds."""
     pol = params.get("policy", {})
     variants, runs, seeds = pol.get("variants", {}), pol.get("run", []), pol.get("seeds", [0])
+    obs = {v: merge(pol.get("defaults", {}), variants.get(v, {})).get("obs", "latent") for v in runs}
     steps = int(pol.get("total_steps", 0))
-    hours = sum(steps / CPU_STEPS_PER_S[variants.get(v, {}).get("obs", "latent")] / 3600 for v in runs) * len(seeds)
+    hours = sum(steps / CPU_STEPS_PER_S[obs[v]] / 3600 for v in runs) * len(seeds)
     encoders = len(params.get("pretrain", {}).get("encoders", []))
     return (
         f"{len(runs)} variants x {len(seeds)} seeds x {steps:,} env steps = {len(runs) * len(seeds)} policy runs, "
@@ -72,7 +84,7 @@ def study_cost(params: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", nargs="?", help="profile name (a file in profiles/)")
+    parser.add_argument("name", nargs="?", help="profile name (profiles/NAME.yaml, e.g. quick, ablations/frame_stack)")
     parser.add_argument("--cost", action="store_true", help="print the policy runs and CPU hours params.yaml asks for")
     args = parser.parse_args(argv)
     if args.cost:
@@ -84,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         overlay = load_profile(args.name)
     except ParamsError as exc:
         sys.exit(f"error: {exc}")
+    study = dict(leaves(read_yaml("params.yaml")))
     for key, value in leaves(overlay):
         print("-S")
         text = (
@@ -91,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
             if isinstance(value, (list, dict))
             else yaml.safe_dump(value).strip().removesuffix("...").strip()
         )
-        print(f"{key}={text}")
+        new = key not in study and not any(k.startswith(key + ".") for k in study)
+        print(f"{'++' if new else ''}{key}={text}")  # DVC's -S adds a key params.yaml lacks only as ++key
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ functions it is handed to; anything else done with it (a method call, handing it
 ``cfg.field[name]`` and ``name in cfg.field`` read one matrix item's block (``field.<item>``), ``getattr(cfg, name)``
 the block ``<item>``; error messages (``raise``) read nothing. Each other parameter reads what the entry point passes
 it (``pre.seed`` -> ``pretrain.seed``). ``paths`` are left out: where a stage reads and writes is named in its deps
-and outs.
+and outs. A policy variant's block is read with ``policy.defaults``, which validation merges under it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ITEM = "<item>"
 """a matrix item's block: ``pretrain.${item.encoder}``, ``policy.variants.${item.variant}``"""
+RESOLVED_OVER = {f"policy.variants.{ITEM}": "policy.defaults"}
+"""blocks resolved over another at validation (``pipeline.policy.config``: a variant is ``policy.defaults`` <- its
+block), so reading one reads the other too"""
 
 
 def module_file(name: str) -> str | None:
@@ -224,4 +227,5 @@ def function_reads(entry: str, name: str) -> set[str]:
         else:
             out |= passed
     out = {k for k in out if k.split(".")[0] != "paths"}
+    out |= {RESOLVED_OVER[k] for k in out if k in RESOLVED_OVER}
     return {k for k in out if not within(k, list(out - {k}))}  # `env` covers `env.id`

@@ -14,10 +14,11 @@ import torch
 from safetensors.torch import save_file
 
 from pipeline.encoders import load_encoder, save_encoder
-from pipeline.pretrain.config import FrozenConfig, SpatialAEConfig, SupervisedConfig, VAEConfig
-from pipeline.pretrain.registry import ENCODERS, build_encoder, trainable_encoders
-
-from .toy_encoder import TOY, ToyConfig
+from pipeline.encoders.frozen import FrozenConfig
+from pipeline.encoders.registry import ENCODERS, build_encoder
+from pipeline.encoders.spatial_ae import SpatialAEConfig
+from pipeline.encoders.supervised import SupervisedConfig
+from pipeline.encoders.vae import VAEConfig
 
 torch.set_num_threads(1)
 SIZE = 32
@@ -59,25 +60,11 @@ def test_round_trip(name: str, tmp_path: Path) -> None:
     assert not list((tmp_path / "enc").glob("*.tmp"))
 
 
-def test_a_new_encoder_is_one_module_and_one_registry_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ENCODERS, "toy", TOY)  # tests/toy_encoder.py: config, model and loss; nothing else
-    net = build_encoder("toy", {"latent_dim": 5}, SIZE)
-    save_encoder(net, "toy", ToyConfig(latent_dim=5), SIZE, CAMERA, "FetchPush-v4", tmp_path / "enc")
-    enc = load_encoder(tmp_path / "enc", device="cpu")
-    assert (enc.name, enc.latent_dim, enc.config) == ("toy", 5, {"latent_dim": 5, "lr": 1e-3})
-    with torch.no_grad():
-        want = net.encode(torch.from_numpy(frames(4))).numpy()
-    np.testing.assert_allclose(enc.encode(frames(4)), want, rtol=1e-5, atol=1e-6)
-    assert "toy" in trainable_encoders()
-    monkeypatch.delitem(ENCODERS, "toy")  # without its entry, nothing knows the name
-    with pytest.raises(ValueError, match="unknown encoder name 'toy'"):
-        load_encoder(tmp_path / "enc", device="cpu")
-
-
 def test_the_encoder_interface_does_not_import_lightning() -> None:
-    """The policy stage loads encoders through pipeline.encoders (and the registry's models) without Lightning."""
+    """The policy stage loads encoders through pipeline.encoders (the registry and every encoder module) and
+    validates its params (which validates the encoder blocks) without Lightning."""
     code = (
-        "import sys, pipeline.encoders, pipeline.pretrain.models, pipeline.pretrain.registry; "
+        "import sys, pipeline.encoders, pipeline.encoders.registry, pipeline.config; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytorch_lightning', 'lightning')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -120,17 +120,17 @@ GOOD = "step,success\n0,0.0\n10,0.5\n20,0.75\n"
 
 @pytest.mark.parametrize("garbage", [b"\x00\xff\xfe\x89PNG\x00\x13" * 20, "step,success\n0,zero\n", "no,header\n1,2\n"])
 def test_the_report_names_and_skips_an_unreadable_run(tmp_path: Path, garbage, capsys) -> None:
-    p = tiny_params_dict(tmp_path)
+    p = tiny_params_dict(tmp_path, policy={"run": ["state", "blind"], "seeds": [0, 1, 2]})
     runs = Path(p["paths"]["runs"])
     for seed in (0, 2):
         write_curve(runs / "state" / str(seed), GOOD)
     write_curve(runs / "state" / "1", garbage)
-    write_curve(runs / "blind" / "0", garbage)  # a variant with no readable seed at all
+    write_curve(runs / "blind" / "0", garbage)  # a variant with no readable seed at all (1 and 2 never ran)
     before = tree_digest(runs)
     report_main(["--params", str(write_params(tmp_path, p))])
     err = capsys.readouterr().err
     assert "state/1" in err and "blind/0" in err and "eval.csv" in err
     md = (Path(p["paths"]["report"]) / "report.md").read_text()
     assert "| state | 2 (missing: seed 1) |" in md
-    assert "## Missing runs" in md and "`state` seed 1" in md and "`blind` seed 0" in md
+    assert "## Missing runs" in md and "`state` seed 1" in md and "`blind` seed 0" in md and "`blind` seed 2" in md
     assert tree_digest(runs) == before

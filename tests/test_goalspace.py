@@ -13,6 +13,7 @@ import torch
 
 from pipeline.config import Params
 from pipeline.encoders import load_encoder, save_encoder
+from pipeline.encoders.registry import build_encoder
 from pipeline.goalspace import GOAL_SPACES, load_goal_space
 from pipeline.goalspace.base import LatentGoalSpace
 from pipeline.goalspace.config import GoalSpaceConfig
@@ -20,10 +21,10 @@ from pipeline.goalspace.data import FitData
 from pipeline.goalspace.head import DistanceHeadGoalSpace
 from pipeline.goalspace.keypoints import KeypointGoalSpace, keypoint_xy, select_object_keypoints
 from pipeline.goalspace.stage import fit_goal_spaces
-from pipeline.policy.config import GoalSpaceName, VariantConfig
+from pipeline.policy.config import VariantConfig
+from pipeline.policy.fields import GoalSpaceName
 from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
-from pipeline.pretrain.registry import build_encoder
 
 from .conftest import tiny_params_dict
 

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.config import Params
-from pipeline.policy.config import ObjectEstimateConfig, VariantConfig
+from pipeline.policy.blocks import ObjectEstimateConfig
+from pipeline.policy.config import VariantConfig
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
 
 from .conftest import tiny_params_dict

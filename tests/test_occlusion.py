@@ -10,6 +10,7 @@ import torch
 
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder, save_encoder
+from pipeline.encoders.registry import build_encoder
 from pipeline.goalspace import load_goal_space
 from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.goalspace.keypoints import KeypointGoalSpace, otsu_threshold
@@ -17,7 +18,6 @@ from pipeline.nets import frames_to_tensor
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
-from pipeline.pretrain.registry import build_encoder
 
 from .conftest import tiny_params_dict
 from .test_goalspace import K, spatial_encoder, synthetic

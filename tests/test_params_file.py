@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.params import load_params, read_yaml
+from pipeline.config import load_params
+from pipeline.params import read_yaml
 from pipeline.profile import merged
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,20 +12,17 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.pretrain.config import (
-    ENCODER_NAMES,
-    FrozenConfig,
-    PretrainConfig,
-    SpatialAEConfig,
-    SupervisedConfig,
-    VAEConfig,
-)
+from pipeline.encoders.frozen import FrozenConfig
+from pipeline.encoders.losses import weighted_recon_loss
+from pipeline.encoders.registry import ENCODERS, build_encoder, trainable_encoders
+from pipeline.encoders.spatial_ae import SpatialAEConfig
+from pipeline.encoders.supervised import SupervisedConfig
+from pipeline.encoders.vae import VAEConfig
+from pipeline.pretrain.config import PretrainConfig
 from pipeline.pretrain.lit import LR_SCHEDULES, build_lit_module, compute_label_stats, one_cycle
-from pipeline.pretrain.objectives import weighted_recon_loss
 from pipeline.pretrain.pictures import PICTURES
-from pipeline.pretrain.registry import ENCODERS, build_encoder, trainable_encoders
 
-from .toy_encoder import TOY
+from . import toy_encoder
 
 torch.set_num_threads(1)
 SIZE = 32
@@ -203,16 +200,16 @@ def test_frozen_is_not_a_lit_module() -> None:
 
 
 def test_registry_and_params_blocks_agree() -> None:
-    """Every encoder ``pretrain.encoders`` may list has a registry entry with the block's config class."""
-    assert set(ENCODER_NAMES) == set(ENCODERS)
-    for name in ENCODER_NAMES:
-        assert PretrainConfig.model_fields[name].annotation is ENCODERS[name].config, name
+    """Every registered encoder has a ``pretrain.<name>`` block of its config class (defaults when left out)."""
+    pre = PretrainConfig()
+    for name, spec in ENCODERS.items():
+        assert type(getattr(pre, name)) is spec.config and getattr(pre, name) == spec.config(), name
     assert trainable_encoders() == ("vae", "spatial_ae", "supervised")
     assert all(set(spec.pictures) <= set(PICTURES) for spec in ENCODERS.values())
 
 
 def test_a_registered_encoder_trains_through_its_objective(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ENCODERS, "toy", TOY)
+    monkeypatch.setitem(ENCODERS, "toy", toy_encoder.SPEC)
     module = build_lit_module("toy", {"latent_dim": 4}, SIZE)
     out = module.losses({"frames": frames(3)})
     assert set(out) == {"loss", "norm"} and out["loss"].requires_grad and module.lr == pytest.approx(1e-3)

@@ -20,9 +20,9 @@ from safetensors.torch import save_file
 
 from pipeline.config import Params
 from pipeline.encoders import load_encoder
+from pipeline.encoders.registry import build_encoder
 from pipeline.pretrain.__main__ import main as pretrain_main
 from pipeline.pretrain.metrics import EncoderMetrics
-from pipeline.pretrain.registry import build_encoder
 from pipeline.pretrain.train import PretrainError, PretrainPaths, pretrain_encoder
 
 from .conftest import tiny_params_dict, write_params

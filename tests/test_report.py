@@ -128,7 +128,7 @@ def test_plot_draws_every_seed_and_a_band_only_from_5_seeds() -> None:
 
 
 def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
-    p = tiny_params_dict(tmp_path)
+    p = tiny_params_dict(tmp_path, policy={"run": ["state", "latent_vae", "blind"], "seeds": [0, 1, 2, 3, 4]})
     runs, encoders, report = (Path(p["paths"][k]) for k in ("runs", "encoders", "report"))
     write_run(runs, "state", 0, [0.0, 0.5, 1.0])
     write_run(runs, "state", 1, [0.0, 0.3, 0.8])
@@ -139,18 +139,23 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     )
     (encoders / "vae" / "reconstructions.png").write_bytes(b"")
     for seed, final in enumerate(SPREAD[:5]):
-        write_run(runs, "tqc", seed, [0.0, final / 2, final])
+        write_run(runs, "blind", seed, [0.0, final / 2, final])
     (runs / "state" / "1" / "rollout.gif").write_bytes(b"GIF89a")  # only seed 1 of state has a rollout picture
+    write_run(runs, "not_asked_for", 0, [0.0, 1.0])  # a folder outside policy.run x policy.seeds: not in the report
     report_main(["--params", str(write_params(tmp_path, p))])
     md = (report / "report.md").read_text()
-    assert "## Rollouts" in md and "![state seed 1](../runs/state/1/rollout.gif)" in md and "tqc seed" not in md
-    assert "| state | 2 | 200 | 0.90 (mean of 2: 0.80, 1.00) | — (2 seeds < 5: no interval) |" in md
-    assert "| latent_vae | 1 | 150 | 0.40 (1 seed) | — (1 seed < 5: no interval) |" in md
-    assert "| tqc | 5 | 200 | 0.60 (IQM of 5: 0.10, 0.40, 0.50, 0.90, 0.95) | [" in md and "(IQM, 5 seeds) |" in md
+    assert "not_asked_for" not in md and "`state` seed 3: " in md
+    assert "## Rollouts" in md and "![state seed 1](../runs/state/1/rollout.gif)" in md and "blind seed" not in md
+    assert (
+        "| state | 2 (missing: seed 2, 3, 4) | 200 | 0.90 (mean of 2: 0.80, 1.00) | — (2 seeds < 5: no interval) |"
+        in md
+    )
+    assert "| latent_vae | 1 (missing: seed 1, 2, 3, 4) | 150 | 0.40 (1 seed) | — (1 seed < 5: no interval) |" in md
+    assert "| blind | 5 | 200 | 0.60 (IQM of 5: 0.10, 0.40, 0.50, 0.90, 0.95) | [" in md and "(IQM, 5 seeds) |" in md
     assert "12.3" in md and "reconstructions" in md
     assert (report / "success.png").stat().st_size > 1000
     flat = json.loads((report / "metrics.json").read_text())
-    assert set(flat["policy"]) == {"state", "latent_vae", "tqc"}
+    assert set(flat["policy"]) == {"state", "latent_vae", "blind"}
     expected_keys = {"final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition"}
     assert set(POLICY_KEYS) == expected_keys
     assert all(set(entry) == expected_keys for entry in flat["policy"].values())
@@ -158,7 +163,7 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     assert state["final_success"] == pytest.approx(0.9) and state["aggregate"] == "mean" and state["seeds"] == 2
     assert state["ci_low"] is None and state["ci_high"] is None
     assert state["fps"] == pytest.approx(100.5) and state["replay_bytes_per_transition"] == pytest.approx(200.0)
-    tqc = flat["policy"]["tqc"]
+    tqc = flat["policy"]["blind"]
     assert tqc["aggregate"] == "IQM" and tqc["seeds"] == 5 and isinstance(tqc["seeds"], int)
     assert tqc["final_success"] == pytest.approx(0.6) and tqc["ci_low"] < tqc["final_success"] < tqc["ci_high"]
     assert flat["pretrain"]["vae"]["probe_object_mm"] == pytest.approx(12.3)

@@ -31,7 +31,7 @@ STAGE_FUNCTION = {
     "goal_space": "fit_goal_spaces",
     "policy": "train_policy",
     "policy_inputs": "write_inputs",
-    "report": "write_report",
+    "report": "make_report",
 }
 """the function each entry point calls with the sections and paths it unpacks from the params"""
 

@@ -74,6 +74,7 @@ def collect(env_cfg: EnvConfig, cfg: CollectConfig, path: Path, progress: bool =
                     bar.set_postfix(fps=f"{bar.format_dict['n'] / max(time.perf_counter() - t0, 1e-9):.0f}")
         finally:  # leaving the pool's block has stopped every worker: nothing writes to the temporary group now
             bar.close()
+        writer.group.attrs["collect_seconds"] = round(time.perf_counter() - t0, 1)  # the report charges latent routes
         final = writer.close()
     wall = time.perf_counter() - t0
     size_mb = sum(f.stat().st_size for f in final.rglob("*") if f.is_file()) / 1e6

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
+from pipeline.config import load_params
 from pipeline.goalspace.stage import fit_goal_spaces, summary
-from pipeline.params import ParamsError, load_params
+from pipeline.params import ParamsError
 
 
 def main(argv: list[str] | None = None) -> None:

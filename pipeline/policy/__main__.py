@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
-from pipeline.params import load_params
+from pipeline.config import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

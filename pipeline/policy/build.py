@@ -23,6 +23,7 @@ from pipeline.policy.latent_goals import calibrate_latent_threshold
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
+from pipeline.policy.rules import task_errors
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
 from pipeline.policy.warmup import scripted_warmup
 
@@ -92,6 +93,8 @@ def build_envs(
 ) -> tuple[VecEnv, VecEnv, dict[str, Any]]:
     """Training and evaluation envs for a variant (plus facts for metrics); reads its encoder and goal space."""
     info: dict[str, Any] = {}
+    if problems := task_errors(variant, env_cfg):
+        raise RunError("; ".join(problems))
     if variant.obs == "pixel":
         from pipeline.policy.pixel import build_pixel_envs
 
@@ -111,8 +114,6 @@ def build_envs(
         if variant.prior_goal_fraction > 0 and encoder.name != "vae":
             raise RunError(f"prior_goal_fraction needs a vae encoder; {variant.encoder!r} is {encoder.name!r}")
         if variant.goal_mode == "latent":
-            if not env_cfg.has_object:
-                raise RunError(f"goal_mode: latent needs a task with an object; {env_cfg.id} has none")
             goal_space = fitted_space(variant.goal_space, variant.encoder, encoder.latent_dim, paths.goal_spaces)
             threshold = variant.latent_threshold
             if threshold == "auto":
@@ -122,8 +123,6 @@ def build_envs(
         if variant.obs_space != "latent":
             obs_space = fitted_space(variant.obs_space, variant.encoder, encoder.latent_dim, paths.goal_spaces)
             info["obs_space"] = variant.obs_space
-    if variant.object_estimate is not None and not env_cfg.has_object:
-        raise RunError(f"object_estimate needs a task with an object; {env_cfg.id} has none")
     render = variant.obs in ("latent", "pixel")
     n_eval = min(policy.eval_episodes, 4)
     train = GoalObsVecEnv(

@@ -61,8 +61,8 @@ def success_interval(success: float, episodes: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     from pipeline.cli import base_parser, run_stage
+    from pipeline.config import load_params
     from pipeline.io import write_json
-    from pipeline.params import load_params
     from pipeline.policy.build import PolicyPaths, RunError, restore_run
 
     parser = base_parser(__doc__)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli import base_parser, run_stage
+from pipeline.config import load_params
 from pipeline.io import exclusive, write_json
-from pipeline.params import ParamsError, load_params
+from pipeline.params import ParamsError
 from pipeline.policy.config import PolicyConfig, variant_named
 
 

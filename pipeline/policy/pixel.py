@@ -40,9 +40,8 @@ def make_pixel_env(env_cfg: EnvConfig, variant: VariantConfig) -> gym.Env:
 def build_pixel_envs(
     env_cfg: EnvConfig, variant: VariantConfig, n_train: int, n_eval: int, vec_env: VecEnvKind
 ) -> tuple[VecEnv, VecEnv]:
-    """Training and evaluation vec envs of a pixel variant (vector goals only); ``vec_env``: ``policy.vec_env``."""
-    if variant.goal_mode != "vector":
-        raise ValueError("pixel variants use vector goals")
+    """Training and evaluation vec envs of a pixel variant (vector goals only: ``pipeline.policy.rules``);
+    ``vec_env``: ``policy.vec_env``."""
     make = lambda: make_pixel_env(env_cfg, variant)  # noqa: E731
     reward = lambda: FetchPixelEnv(env_cfg, render=False)  # noqa: E731
     return (

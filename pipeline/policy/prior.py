@@ -32,16 +32,11 @@ def prior_observations(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """The dataset's episodes as the variant observes them: ``obs[key]`` ``(E, T + 1, d)``, actions ``(E, T, 4)``.
 
-    :raises PriorDataError: a ``state`` variant (the dataset holds no full state), latent goals (no goal images),
-        a pixel variant, or a dataset of another env / camera / image size than the variant's encoder
+    The variant is a latent or proprio one with vector goals (``pipeline.policy.rules``:
+    ``prior_data_needs_vector_inputs``, ``obs_space_without_prior_data``).
+
+    :raises PriorDataError: a dataset of another env / camera / image size than the variant's encoder
     """
-    if variant.obs not in ("latent", "proprio"):
-        raise PriorDataError(
-            f"prior_data needs obs: latent or proprio; the dataset holds no {variant.obs} inputs "
-            "(state variants: no full 25-D state; pixel variants: not supported)"
-        )
-    if variant.goal_mode != "vector":
-        raise PriorDataError("prior_data needs goal_mode: vector (the dataset has no goal images)")
     names = ("proprio", "object_pos", "goal", "action", "episode") + (("frames",) if variant.obs == "latent" else ())
     data = load_dataset(dataset, names)
     attrs = data.attrs

@@ -16,9 +16,9 @@ from PIL import Image
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from pipeline.cli import base_parser, run_stage
+from pipeline.config import load_params
 from pipeline.envs import EnvConfig
 from pipeline.io import partial_path
-from pipeline.params import load_params
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import EVAL_SEED_BASE
 from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from pipeline.policy.rollout import rollout_gif
 
 SUMMARY = "summary.json"
 """per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
-EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "reward_success")
-"""``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far"""
+EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "reward_success", "wall_seconds")
+"""``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far
+(evaluations excluded), the share of episodes the agent's own reward counts as reached, wall seconds so far (all)"""
 
 
 class EvalCheckpointCallback(BaseCallback):
@@ -63,7 +65,13 @@ class EvalCheckpointCallback(BaseCallback):
         t0 = time.perf_counter()
         result = evaluate(self.model, self.eval_env, self.episodes)
         self.eval_seconds += time.perf_counter() - t0
-        row = {"step": self.num_timesteps, **result, "train_seconds": round(self.timing()["train_seconds"], 1)}
+        timing = self.timing()
+        row = {
+            "step": self.num_timesteps,
+            **result,
+            "train_seconds": round(timing["train_seconds"], 1),
+            "wall_seconds": round(timing["wall_seconds"], 1),
+        }
         self.rows.append(row)
         with (self.run_dir / "eval.csv").open("a", newline="") as f:
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="").writerow(row)
@@ -94,6 +102,14 @@ def upgrade_fingerprint(stored: dict[str, Any]) -> dict[str, Any]:
         "env": EnvConfig.model_validate(stored["env"]).model_dump(mode="json"),
         "variant": VariantConfig.model_validate(stored["variant"]).model_dump(mode="json"),
     }
+
+
+def peak_rss_mb(n_envs: int) -> float:
+    """Peak resident memory of the run in MB: this process, plus ``n_envs`` times the largest finished child (worker
+    envs, closed by now), an upper bound on the workers' share (Linux reports ``ru_maxrss`` in KB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + n_envs * child) / 1024, 1)
 
 
 def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
@@ -205,15 +221,17 @@ def _train(
         "device": device,
         "algo": variant.algo,
         "warmup": variant.warmup,
+        "encoder": variant.encoder if variant.obs == "latent" else None,  # the report charges its pretraining
         "warmup_steps": min(variant.sac.learning_starts, model.num_timesteps),
         "overlapped": isinstance(model, Overlapped),
         **info,
     }
+    train_env.close()
+    eval_env.close()
+    metrics["peak_rss_mb"] = peak_rss_mb(policy.n_envs)
     write_json(run_dir / "metrics.json", metrics)
     # the few numbers `dvc exp show` lists per run (metrics.json holds everything)
     write_json(run_dir / SUMMARY, {k: metrics[k] for k in ("final_success", "final_object_distance", "total_steps")})
-    train_env.close()
-    eval_env.close()
     if progress:
         print(
             f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "

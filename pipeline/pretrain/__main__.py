@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
-from pipeline.params import load_params
-from pipeline.pretrain.config import ENCODER_NAMES
+from pipeline.config import load_params
+from pipeline.encoders.registry import ENCODERS
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = base_parser(__doc__)
-    parser.add_argument("--encoder", required=True, help=" | ".join(ENCODER_NAMES))
+    parser.add_argument("--encoder", required=True, help=" | ".join(ENCODERS))
     args = parser.parse_args(argv)
     from pipeline.pretrain.train import PretrainError, PretrainPaths, pretrain_encoder
 

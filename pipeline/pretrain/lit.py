@@ -1,4 +1,4 @@
-"""The Lightning wrapper that trains any registered encoder: its :class:`~pipeline.pretrain.registry.Objective`
+"""The Lightning wrapper that trains any registered encoder: its :class:`~pipeline.encoders.spec.Objective`
 on batches of the frame data module, Adam at the block's ``lr``, an optional one-cycle schedule.
 
 Batches are dicts: ``frames`` uint8 ``(B, H, W, 3)``, ``object_pos`` / ``gripper_pos`` float32 ``(B, 3)``;
@@ -17,8 +17,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from pipeline.encoders.registry import build_encoder, encoder_section, encoder_spec, trainable_encoders
+from pipeline.encoders.spec import Objective
 from pipeline.nets import frames_to_tensor
-from pipeline.pretrain.registry import Objective, build_encoder, encoder_section, encoder_spec, trainable_encoders
 
 
 def median_to_tensor(median_frame: np.ndarray | torch.Tensor | None, image_size: int) -> torch.Tensor | None:
@@ -124,7 +125,7 @@ def build_lit_module(
     spec = encoder_spec(name)
     if spec.objective is None:
         raise ValueError(
-            f"encoder {name!r} is not trainable (build it with registry.build_encoder); "
+            f"encoder {name!r} is not trainable (build it with pipeline.encoders.registry.build_encoder); "
             f"trainable: {list(trainable_encoders())}"
         )
     section = encoder_section(name, cfg)

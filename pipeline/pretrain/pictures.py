@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from pipeline.encoders.registry import encoder_spec  # noqa: E402
 from pipeline.nets import frames_to_tensor  # noqa: E402
-from pipeline.pretrain.registry import encoder_spec  # noqa: E402
 
 
 def _to_hwc(x: torch.Tensor) -> np.ndarray:

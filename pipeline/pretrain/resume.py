@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from pipeline.collect.dataset import open_dataset
+from pipeline.encoders.registry import encoder_section
 from pipeline.io import remove, write_json
 from pipeline.pretrain.config import PretrainConfig
-from pipeline.pretrain.registry import encoder_section
 
 LAST, FINGERPRINT = "last.ckpt", "fingerprint.json"
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from pipeline.collect.dataset import DatasetError
 from pipeline.encoders import load_encoder, save_encoder
+from pipeline.encoders.registry import ENCODERS, build_encoder, encoder_section
 from pipeline.errors import PipelineError
 from pipeline.io import exclusive, partial_path, publish, remove, state_signature, write_json
 from pipeline.nets import frames_to_tensor
@@ -25,7 +26,6 @@ from pipeline.pretrain.lit import build_lit_module, compute_label_stats
 from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
-from pipeline.pretrain.registry import ENCODERS, build_encoder, encoder_section
 from pipeline.pretrain.resume import fingerprint, resumable
 from pipeline.quiet import quiet_lightning
 

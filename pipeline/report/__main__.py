@@ -1,12 +1,12 @@
-"""``python -m pipeline.report [--params PATH]``: aggregate every run and encoder into ``paths.report``."""
+"""``python -m pipeline.report [--params PATH]``: aggregate the runs ``policy.run x policy.seeds`` and every encoder
+into ``paths.report``."""
 
 from __future__ import annotations
 
 import platform
-import sys
 
 from pipeline.cli import base_parser, run_stage
-from pipeline.params import load_params
+from pipeline.config import load_params
 
 
 def machine_description() -> str:
@@ -23,26 +23,20 @@ def main(argv: list[str] | None = None) -> None:
     args = base_parser(__doc__).parse_args(argv)
 
     def body() -> None:
-        from pipeline.io import exclusive
-        from pipeline.report.aggregate import load_encoders, scan_runs
-        from pipeline.report.render import write_report
+        from pipeline.report.stage import make_report
 
         params = load_params(args.params)
         paths = params.paths
-        variants, skipped = scan_runs(paths.runs)
-        for s in skipped:
-            print(f"report: skipping {s.variant}/{s.seed}: {s.reason}", file=sys.stderr)
-        with exclusive(paths.report):
-            md = write_report(
-                variants,
-                load_encoders(paths.encoders),
-                paths.report,
-                paths.encoders,
-                machine_description(),
-                runs_dir=paths.runs,
-                skipped=skipped,
-            )
-        missing = f", {len(skipped)} run(s) missing (named in the report)" if skipped else ""
+        md, skipped = make_report(
+            params.policy.run,
+            params.policy.seeds,
+            paths.runs,
+            paths.encoders,
+            paths.dataset,
+            paths.report,
+            machine_description(),
+        )
+        missing = f", {len(skipped)} of the runs asked for missing (named in the report)" if skipped else ""
         print(f"report: {md}{missing}")
 
     run_stage(body)

@@ -12,6 +12,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.pretrain.metrics import EncoderMetrics
+from pipeline.report.route import NO_CHARGE, RouteCharge, final_on_many, first_reach, read_wall, route_charge
 from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
 
 
@@ -26,6 +27,29 @@ class VariantSummary:
     metrics: list[dict] = field(default_factory=list)
     missing: list[SkippedRun] = field(default_factory=list)
     """seeds of this variant that could not be read (named in the report, never dropped silently)"""
+    wall: np.ndarray | None = None  # (n_seeds, T) wall seconds of each seed's run at each step (NaN: not recorded)
+    charge: RouteCharge = NO_CHARGE
+    """what the route paid before RL (collect, pretraining); see :mod:`pipeline.report.route`"""
+    finals_many: list[dict | None] = field(default_factory=list)
+    """per seed: its evaluation on the most fixed episodes (``eval_<N>.json``), or None"""
+
+    def hours(self) -> np.ndarray:
+        """(n_seeds, T) route hours at each evaluation: the charge plus the run's own wall time."""
+        wall = self.wall if self.wall is not None else np.full(self.success.shape, np.nan)
+        return (self.charge.total_s + wall) / 3600.0
+
+    def cost_row(self) -> dict:
+        """Per seed: env steps and route hours to the first eval >= 0.5 / >= 0.9; the final on many episodes."""
+        out: dict = {"variant": self.name, "charge": self.charge.note() if self.charge is not NO_CHARGE else "—"}
+        hours = self.hours()
+        for level, key in ((0.5, "50"), (0.9, "90")):
+            firsts = [first_reach(self.steps, c, level) for c in self.success]
+            out[f"steps_to_{key}_per_seed"] = firsts
+            out[f"hours_to_{key}_per_seed"] = [
+                None if f is None else float(hours[i, list(self.steps).index(f)]) for i, f in enumerate(firsts)
+            ]
+        out["finals_many"] = self.finals_many
+        return out
 
     @property
     def n_seeds(self) -> int:
@@ -67,6 +91,7 @@ class VariantSummary:
             "steps_to_90": steps_to(self.steps, curve, 0.9),
             "fps": mean("fps"),
             "replay_bytes_per_transition": mean("replay_bytes_per_transition"),
+            "peak_rss_mb": mean("peak_rss_mb"),
             "wall_time_s": mean("wall_time_s"),
             "experience": self.experience(),
             "missing_seeds": sorted(m.seed for m in self.missing),
@@ -122,40 +147,62 @@ def read_metrics(path: Path) -> dict:
     return data
 
 
-def scan_runs(runs_dir: Path) -> tuple[list[VariantSummary], list[SkippedRun]]:
-    """Every ``runs/<variant>/<seed>/`` (``eval.csv`` + ``metrics.json``), aligned on the steps all seeds share.
+def read_seed(vdir: Path, seed: str) -> tuple[dict[int, float], dict]:
+    """One run's curve and metrics; :class:`PipelineError` naming the file when it cannot be used."""
+    sdir = vdir / seed
+    if not sdir.is_dir():
+        raise PipelineError("not run (no run folder)", sdir, f"run it: python -m pipeline.policy --variant {vdir.name}")
+    if not (sdir / "eval.csv").is_file():
+        raise PipelineError("no eval.csv (the run did not finish its first evaluation)", sdir)
+    curve = read_curve(sdir / "eval.csv")
+    if not curve:
+        raise PipelineError("eval.csv has no rows", sdir / "eval.csv")
+    return curve, read_metrics(sdir / "metrics.json")
 
-    A seed folder without a readable, non-empty ``eval.csv`` is skipped and returned in the second list (and
-    recorded on its variant), so that the report can name it: a seed is never dropped silently.
+
+def scan_runs(
+    runs_dir: Path,
+    variants: list[str] | None = None,
+    seeds: list[int] | None = None,
+    encoders: list[EncoderMetrics] | None = None,
+    dataset: Path | None = None,
+) -> tuple[list[VariantSummary], list[SkippedRun]]:
+    """The runs ``variants x seeds`` (``runs/<variant>/<seed>/eval.csv`` + ``metrics.json``), aligned on the steps
+    all seeds of a variant share; ``None`` takes every variant / seed folder found.
+
+    A run that is missing or has no readable, non-empty ``eval.csv`` is skipped and returned in the second list (and
+    recorded on its variant), so that the report can name it: a seed is never dropped silently. ``encoders`` and
+    ``dataset`` give the route charge of latent runs (:mod:`pipeline.report.route`).
     """
     out, skipped = [], []
-    for vdir in sorted(p for p in runs_dir.glob("*") if p.is_dir()):
-        curves, seeds, metrics, missing = [], [], [], []
-        for sdir in sorted((p for p in vdir.glob("*") if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+    names = variants if variants is not None else sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
+    for name in names:
+        vdir = runs_dir / name
+        found = sorted((p.name for p in vdir.glob("*") if p.is_dir() and p.name.isdigit()), key=int)
+        curves, walls, kept, metrics, missing = [], [], [], [], []
+        for seed in [str(s) for s in seeds] if seeds is not None else found:
             try:
-                if not (sdir / "eval.csv").is_file():
-                    raise PipelineError("no eval.csv (the run did not finish its first evaluation)", sdir)
-                curve = read_curve(sdir / "eval.csv")
-                if not curve:
-                    raise PipelineError("eval.csv has no rows", sdir / "eval.csv")
-                run_metrics = read_metrics(sdir / "metrics.json")
+                curve, run_metrics = read_seed(vdir, seed)
             except PipelineError as exc:
-                missing.append(SkippedRun(vdir.name, sdir.name, str(exc)))
+                missing.append(SkippedRun(name, seed, str(exc)))
                 continue
             curves.append(curve)
-            seeds.append(int(sdir.name))
+            walls.append(read_wall(vdir / seed / "eval.csv"))
+            kept.append(int(seed))
             if run_metrics:
                 metrics.append(run_metrics)
         common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
         if curves and not common:
-            missing += [
-                SkippedRun(vdir.name, str(s), "no evaluation step in common with the other seeds") for s in seeds
-            ]
+            missing += [SkippedRun(name, str(s), "no evaluation step in common with the other seeds") for s in kept]
         skipped += missing
         if not common:
             continue
         success = np.array([[c[s] for s in common] for c in curves])  # (n_seeds, T)
-        out.append(VariantSummary(vdir.name, seeds, np.array(common), success, metrics, missing))
+        wall = np.array([[w.get(s, np.nan) for s in common] for w in walls])  # (n_seeds, T)
+        encoder = next((m.get("encoder") for m in metrics if m.get("encoder")), None)
+        charge = route_charge(encoder, encoders or [], dataset) if dataset is not None else NO_CHARGE
+        finals = [final_on_many(vdir / str(s)) for s in kept]
+        out.append(VariantSummary(name, kept, np.array(common), success, metrics, missing, wall, charge, finals))
     return out, skipped
 
 

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 from pipeline.io import write_json  # noqa: E402
 from pipeline.pretrain.metrics import EncoderMetrics  # noqa: E402
 from pipeline.report.aggregate import SkippedRun, VariantSummary  # noqa: E402
+from pipeline.report.cost import COST_NOTE, cost_table, plot_hours, plot_published  # noqa: E402
 from pipeline.report.stats import (  # noqa: E402
     CONFIDENCE,
     MIN_SEEDS_FOR_CI,
@@ -208,6 +209,8 @@ def write_report(
     rows = [v.row() for v in variants]
     if variants:
         plot_curves(variants, report_dir / "success.png")
+        plot_hours(variants, report_dir / "success_hours.png")
+        plot_published(variants, report_dir / "success_published.png")
     write_curves_csv(variants, report_dir / "curves")
     flat = {
         "policy": {r["variant"]: {k: r[k] for k in POLICY_KEYS} for r in rows},
@@ -226,6 +229,9 @@ def write_report(
         parts += [STATS_NOTE, ""]
     if variants:
         parts += ["![success vs env steps](success.png)", ""]
+        parts += ["## Cost on this machine", "", cost_table(variants), "", COST_NOTE, ""]
+        parts += ["![success vs route hours](success_hours.png)", ""]
+        parts += ["![this study beside the seed study](success_published.png)", ""]
     if runs_dir is not None:
         parts += rollout_section(variants, runs_dir, report_dir)
     parts += [

@@ -1,58 +1,49 @@
-"""Frozen pretrained encoder: a ResNet-18 trunk in the layout torchvision and R3M publish, loaded from safetensors."""
+"""Frozen pretrained encoder: its ``pretrain.frozen`` block and a ResNet-18 trunk in the layout torchvision and R3M
+publish, loaded from safetensors. Not trained: the pretrain stage only builds, probes and saves it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from pydantic import Field, model_validator
 from torch import nn
 
-from pipeline.errors import PipelineError
+from pipeline.encoders.spec import EncoderSpec
+from pipeline.encoders.weights import read_safetensors
 from pipeline.nets import check_image_size, frames_to_tensor
-from pipeline.pretrain.config import FrozenConfig
+from pipeline.params import StrictModel
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-REFETCH = "copy or write it again"
 
 
-class WeightsFileError(PipelineError, ValueError):
-    """A weights file that is not a readable safetensors file (pickled, truncated, damaged); never unpickled."""
+class FrozenConfig(StrictModel):
+    """Frozen ResNet-18 trunk (e.g. R3M weights) with global average pooling -> 512-d latent."""
 
+    weights: str | None = Field(
+        None,
+        description="Local .safetensors file with a torchvision-layout resnet18 state dict (needed when init=file).",
+    )
+    init: Literal["file", "random"] = Field(
+        "random", description="'file' loads `weights`; 'random' is a fixed seeded random init (control)."
+    )
+    seed: int = Field(0, ge=0, description="Seed of the random init.")
+    resize_to: int | None = Field(
+        224,
+        ge=16,
+        le=512,
+        description="Frames are bilinearly resized to this side before the trunk; null keeps native size.",
+    )
 
-def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a ``.safetensors`` file; anything else (pickle, ``torch.save`` zip) is refused *without* unpickling.
-
-    Raises :class:`WeightsFileError` (a ``ValueError``) naming the file when it is not one or is truncated."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(9)  # safetensors: 8-byte little-endian header length, then a JSON object
-    n = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
-    if len(head) == 9 and head[8:9] == b"{" and 2 <= n < 1 << 30 and n + 8 > size:
-        raise WeightsFileError(f"truncated: its header is {n} bytes but the file has only {size}", path, REFETCH)
-    if n < 2 or head[8:9] != b"{" or n + 8 > size:
-        kind = (
-            "a Python pickle" if head[:1] == b"\x80" else "a torch.save zip archive" if head[:2] == b"PK" else "unknown"
-        )
-        if kind == "unknown":
-            what = f"truncated or empty ({size} bytes)" if size < 9 else "of an unknown format (garbled?)"
-            raise WeightsFileError(f"not a safetensors file: {what}", path, REFETCH)
-        raise WeightsFileError(
-            f"not a safetensors file (format: {kind}); pickled checkpoints are never loaded",
-            path,
-            "convert it once in a trusted environment, e.g. "
-            "`safetensors.torch.save_file(torch.load(src, weights_only=True), 'weights.safetensors')`",
-        )
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - re-raised with the path
-        detail = " ".join(str(exc).split())[:200]
-        raise WeightsFileError(f"cannot read as safetensors (truncated or damaged): {detail}", path, REFETCH) from exc
+    @model_validator(mode="after")
+    def _weights_needed(self) -> FrozenConfig:
+        """``init='file'`` needs a weights file."""
+        if self.init == "file" and not self.weights:
+            raise ValueError("init='file' needs `weights`: a path to a local .safetensors file")
+        return self
 
 
 class BasicBlock(nn.Module):
@@ -70,6 +61,7 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W)`` -> ``(B, C_out, H / stride, W / stride)``."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         return self.relu(self.bn2(self.conv2(out)) + identity)
@@ -161,3 +153,6 @@ class FrozenResNet18(nn.Module):
         return x.mean(dim=(2, 3))  # (B, 512, h, w) -> (B, 512)
 
     forward = encode
+
+
+SPEC = EncoderSpec(FrozenConfig, FrozenResNet18, random_init={"init": "random"}, external_weights=True)

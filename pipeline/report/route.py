@@ -1,0 +1,102 @@
+"""What a route costs: wall time to a success level with the latent routes charged their data and encoder, memory,
+the final success on many fixed episodes, and the published curve the study is read against.
+
+Charging rule: a latent run is charged the whole collect time of the dataset and the whole pretraining time of its
+encoder, as if a user ran that route alone (variants that share an encoder are each charged it in full, not a share:
+that is what one route costs). State, control and end-to-end pixel runs read no dataset and no encoder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.pretrain.metrics import EncoderMetrics
+
+PUBLISHED = (
+    (
+        "pixels, seed study (published, not run here)",
+        ((500_000, 0.04), (2_500_000, 0.45), (3_000_000, 0.85), (3_500_000, 0.96)),
+    ),
+    ("state, seed study (published, not run here)", ((2_000_000, 0.89),)),
+)
+"""The seed study's end-to-end SAC+HER success on FetchPush (env steps, success): a reference, never run here"""
+
+
+@dataclass(frozen=True)
+class RouteCharge:
+    """Seconds a latent route pays before its RL starts."""
+
+    collect_s: float | None
+    """the dataset's collect wall time (``None``: not recorded in the dataset)"""
+    pretrain_s: float | None
+    """the encoder's training wall time (``None``: not recorded)"""
+
+    @property
+    def total_s(self) -> float:
+        """What is known of the charge, in seconds (unknown parts count 0 and are named by :meth:`note`)."""
+        return (self.collect_s or 0.0) + (self.pretrain_s or 0.0)
+
+    def note(self) -> str:
+        """``collect 0.2 h + pretrain 1.1 h``, naming any part not recorded."""
+        parts = [
+            f"{name} {v / 3600:.2f} h" if v is not None else f"{name} not recorded"
+            for name, v in (("collect", self.collect_s), ("pretrain", self.pretrain_s))
+        ]
+        return " + ".join(parts)
+
+
+NO_CHARGE = RouteCharge(0.0, 0.0)
+
+
+def collect_seconds(dataset: Path) -> float | None:
+    """The collect wall time a dataset records in its root attributes (``None`` when absent or unreadable)."""
+    try:
+        value = json.loads((dataset / "zarr.json").read_text()).get("attributes", {}).get("collect_seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def route_charge(encoder: str | None, encoders: list[EncoderMetrics], dataset: Path) -> RouteCharge:
+    """The charge of a run that reads ``encoder`` (``None``: no charge)."""
+    if encoder is None:
+        return NO_CHARGE
+    found = next((e for e in encoders if e.encoder == encoder), None)
+    return RouteCharge(collect_seconds(dataset), found.train_seconds if found else None)
+
+
+def read_wall(path: Path) -> dict[int, float]:
+    """``eval.csv`` -> {step: wall seconds so far} (NaN where the run did not record it)."""
+    out = {}
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            try:
+                out[int(r["step"])] = float(r.get("wall_seconds") or "nan")
+            except (TypeError, ValueError):
+                out[int(r["step"])] = float("nan")
+    return out
+
+
+def final_on_many(run_dir: Path) -> dict | None:
+    """The run's evaluation on the most fixed episodes (``eval_<N>.json`` of ``pipeline.policy.evaluate``)."""
+    best = None
+    for f in run_dir.glob("eval_*.json"):
+        try:
+            record = json.loads(f.read_text())
+            n, success, ci = int(record["episodes"]), float(record["success"]), record["success_ci95"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if best is None or n > best["episodes"]:
+            best = {"episodes": n, "success": success, "ci": (float(ci[0]), float(ci[1]))}
+    return best
+
+
+def first_reach(steps: np.ndarray, curve: np.ndarray, level: float) -> int | None:
+    """First evaluation step of one seed's curve at or above ``level`` (``None``: never)."""
+    hit = np.flatnonzero(np.asarray(curve) >= level)
+    return int(np.asarray(steps)[hit[0]]) if len(hit) else None

@@ -1,0 +1,31 @@
+"""The report stage as a pure function: the runs ``policy.run x policy.seeds`` and every encoder -> ``paths.report``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pipeline.io import exclusive
+from pipeline.report.aggregate import SkippedRun, load_encoders, scan_runs
+from pipeline.report.render import write_report
+
+
+def make_report(
+    run: list[str],
+    seeds: list[int],
+    runs_dir: Path,
+    encoders_dir: Path,
+    dataset: Path,
+    report_dir: Path,
+    machine: str,
+) -> tuple[Path, list[SkippedRun]]:
+    """Aggregate exactly the runs asked for (``run`` x ``seeds``); a missing or unreadable one is named on stderr and
+    in the report, never dropped silently. ``dataset`` records its collect time (charged to the latent routes).
+    Returns ``report.md`` and the runs skipped."""
+    encoders = load_encoders(encoders_dir)
+    variants, skipped = scan_runs(runs_dir, run, seeds, encoders, dataset)
+    for s in skipped:
+        print(f"report: skipping {s.variant}/{s.seed}: {s.reason}", file=sys.stderr)
+    with exclusive(report_dir):
+        md = write_report(variants, encoders, report_dir, encoders_dir, machine, runs_dir=runs_dir, skipped=skipped)
+    return md, skipped

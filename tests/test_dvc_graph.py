@@ -109,6 +109,7 @@ def experiments(shown: list) -> dict[str, dict]:
     return out
 
 
+@pytest.mark.slow  # ~70 s: two whole experiments of the tiny graph
 def test_experiments_keep_their_results(repo: Path) -> None:
     """Two `dvc exp run -S` experiments: `dvc exp show` reads both experiments' own metrics back."""
     sh(repo, "git", "checkout", "params.yaml")

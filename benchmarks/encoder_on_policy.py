@@ -24,7 +24,7 @@ from pipeline.collect.rollout import scripted_action
 from pipeline.config import Params
 from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.params import read_yaml
-from pipeline.policy.vecenv import make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
 from pipeline.pretrain.data import split_episodes, subsample
 from pipeline.pretrain.probe import VISIBLE_MIN, ridge_readout, select_alpha
 

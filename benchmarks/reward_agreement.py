@@ -44,7 +44,7 @@ from pipeline.goalspace import load_goal_space
 from pipeline.params import read_yaml
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import calibrate_latent_threshold, latent_reward
-from pipeline.policy.vecenv import ARM_BOX, GOAL_POSE_TRIES, shifted, sighted
+from pipeline.policy.obs_parts import ARM_BOX, GOAL_POSE_TRIES, shifted, sighted
 
 
 @dataclass(frozen=True)

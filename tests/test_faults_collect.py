@@ -25,9 +25,10 @@ from pipeline.cli import INTERRUPTED
 from pipeline.collect import core, dataset
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
-from pipeline.collect.dataset import PER_FRAME, DatasetError, DatasetWriter, load_dataset, open_dataset, write_dataset
+from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset
 from pipeline.collect.hdf5 import export_hdf5, import_hdf5
 from pipeline.collect.hdf5 import main as hdf5_main
+from pipeline.collect.writer import DatasetWriter, write_dataset
 from pipeline.config import Params
 from pipeline.errors import PipelineError
 from pipeline.io import exclusive, partial_path

@@ -14,7 +14,8 @@ from gymnasium.wrappers import TimeLimit
 from stable_baselines3.common.vec_env import DummyVecEnv
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
-from pipeline.policy.frame_buffer import FrameHerReplayBuffer, PixelFrameStack
+from pipeline.policy.frame_buffer import FrameHerReplayBuffer
+from pipeline.policy.frame_stack import PixelFrameStack
 from pipeline.policy.routing import make_sac, pixel_policy_kwargs
 
 torch.set_num_threads(1)

@@ -17,7 +17,8 @@ from pipeline.encoders import load_encoder
 from pipeline.goalspace.keypoints import KeypointGoalSpace
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.normalize import VectorInputs
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 from .conftest import tiny_params_dict
 from .test_goalspace import spatial_encoder

@@ -24,7 +24,8 @@ from pipeline.goalspace.stage import fit_goal_spaces
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.fields import GoalSpaceName
 from pipeline.policy.latent_goals import latent_reward
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 from .conftest import tiny_params_dict
 

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from pipeline.config import Params
 from pipeline.policy.blocks import ObjectEstimateConfig
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 from .conftest import tiny_params_dict
 

@@ -17,7 +17,8 @@ from pipeline.goalspace.keypoints import KeypointGoalSpace, otsu_threshold
 from pipeline.nets import frames_to_tensor
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 from .conftest import tiny_params_dict
 from .test_goalspace import K, spatial_encoder, synthetic

@@ -24,9 +24,11 @@ from pipeline.policy.__main__ import main as policy_main
 from pipeline.policy.build import RunError
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
+from pipeline.policy.obs_parts import shifted
 from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env, resolve_vec_env, shifted
+from pipeline.policy.vec_backend import make_fetch_vec_env, resolve_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 from .conftest import tiny_params_dict, write_params
 

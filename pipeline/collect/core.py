@@ -12,8 +12,8 @@ import mujoco
 from tqdm import tqdm
 
 from pipeline.collect.config import CollectConfig
-from pipeline.collect.dataset import DatasetWriter
 from pipeline.collect.rollout import init_worker, worker_chunk
+from pipeline.collect.writer import DatasetWriter
 from pipeline.envs import EnvConfig
 
 

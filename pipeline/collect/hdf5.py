@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from pipeline.cli import run_stage
-    from pipeline.collect.dataset import load_dataset, write_dataset
+    from pipeline.collect.dataset import load_dataset
+    from pipeline.collect.writer import write_dataset
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("direction", choices=["export", "import"])

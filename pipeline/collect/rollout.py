@@ -109,7 +109,8 @@ def worker_chunk(episodes: range) -> int:
     if _INIT_ERROR is not None:
         raise _INIT_ERROR
     assert _ENV is not None and _CFG is not None and _GROUP is not None, "init_worker was not called"
-    from pipeline.collect.dataset import EPISODE_ARRAYS, write_region
+    from pipeline.collect.dataset import EPISODE_ARRAYS
+    from pipeline.collect.writer import write_region
 
     fpe = _ENV.cfg.max_episode_steps + 1
     eps = [run_episode(_ENV, _CFG, i) for i in episodes]

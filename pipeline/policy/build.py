@@ -24,7 +24,8 @@ from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
 from pipeline.policy.rules import task_errors
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 from pipeline.policy.warmup import scripted_warmup
 
 if TYPE_CHECKING:

@@ -13,9 +13,10 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.frame_buffer import FrameHerReplayBuffer, PixelFrameStack
+from pipeline.policy.frame_buffer import FrameHerReplayBuffer
+from pipeline.policy.frame_stack import PixelFrameStack
 from pipeline.policy.routing import make_sac, pixel_policy_kwargs
-from pipeline.policy.vecenv import VecEnvKind, make_vec_env, resolve_vec_env
+from pipeline.policy.vec_backend import VecEnvKind, make_vec_env, resolve_vec_env
 
 
 class PixelGoalObs(gym.ObservationWrapper):

@@ -21,7 +21,8 @@ from pipeline.envs import EnvConfig
 from pipeline.io import partial_path
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import EVAL_SEED_BASE
-from pipeline.policy.vecenv import GoalObsVecEnv, make_fetch_vec_env
+from pipeline.policy.vec_backend import make_fetch_vec_env
+from pipeline.policy.vecenv import GoalObsVecEnv
 
 SCALE = 2
 """each panel is drawn at twice the rendered size (84 px frames are small on screen)"""

@@ -1,109 +1,23 @@
 """Goal-conditioned observations for SB3 from vectorised pixel Fetch envs: state or frozen-encoder latents.
 
-For latent variants every vectorised step renders the frames (in the envs) and encodes them in one
-batched encoder call (terminal frames of finished episodes included), so the replay buffer only
-ever sees small latent vectors.
+For latent variants every vectorised step renders the frames (in the envs) and encodes them in one batched encoder
+call (terminal frames of finished episodes included), so the replay buffer only ever sees small latent vectors.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pipeline.encoders import LoadedEncoder
-from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.goalspace import GoalSpace, LatentGoalSpace
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
-
-VecEnvKind = Literal["auto", "dummy", "subproc"]
-ARM_BOX = np.array([[-0.15, -0.15, 0.0], [0.15, 0.15, 0.2]])
-"""goal images: the gripper is moved to the initial gripper position plus an offset drawn uniformly from this box
-(metres; low row, high row), independently of the episode, so the arm's pose in a goal image says nothing"""
-GOAL_POSE_TRIES = 16
-"""goal images: arm poses drawn per goal, tried in order until the block is in view (``goal_min_visible``)"""
-
-
-def shifted(history: np.ndarray, newest: np.ndarray, restart: np.ndarray | None = None) -> np.ndarray:
-    """Per-env history ``(n, k, D)`` with the oldest entry dropped and ``newest`` ``(n, D)`` appended.
-
-    Rows in ``restart`` (envs whose episode just began) hold ``newest`` repeated ``k`` times instead.
-    Serves the latent frame stack and the achieved-goal window alike.
-    """
-    out = np.concatenate([history[:, 1:], newest[:, None]], axis=1)  # (n, k, D)
-    if restart is not None:
-        out[restart] = newest[restart, None]  # (len(restart), k, D) by broadcasting
-    return out
-
-
-def sighted(points: np.ndarray, in_sight: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Goal-space points ``(m, G)``, each replaced by ``held`` ``(m, G)`` (the last point in sight) where its frame is
-    out of sight (``in_sight`` ``(m,)`` False): ``occluded_goal: hold``."""
-    return np.where(np.asarray(in_sight)[:, None], points, held)  # (m, 1) picks (m, G) rows
-
-
-def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
-    """``auto``: envs that render step in worker processes when the machine has a core besides the learner's
-    (the SAC update then runs while they render, see :mod:`pipeline.policy.overlap`); otherwise in this
-    process. Envs that only simulate always stay in-process: a physics step is cheaper than a pipe round trip."""
-    if kind != "auto":
-        return kind
-    return "subproc" if render and (os.cpu_count() or 1) >= 2 else "dummy"
-
-
-class LocalRewardVecEnv(VecEnvWrapper):
-    """Answer ``env_method("compute_reward", ...)`` from an env in this process, not through the workers' pipes.
-
-    HER relabelling calls ``compute_reward`` on every sampled batch; in a :class:`SubprocVecEnv` that is a
-    pickled round trip (goals and 256 info dicts) per gradient step. The task's reward is a pure function
-    of the goals, so a non-rendering copy of the env here computes the same values.
-    """
-
-    def __init__(self, venv: VecEnv, reward_env: gym.Env) -> None:
-        super().__init__(venv)
-        self.reward_env = reward_env
-
-    def reset(self):
-        return self.venv.reset()
-
-    def step_wait(self):
-        return self.venv.step_wait()
-
-    def env_method(self, method_name: str, *method_args: Any, indices=None, **method_kwargs: Any) -> list[Any]:
-        if method_name == "compute_reward":
-            n = len(self.venv._get_indices(indices))  # one answer per addressed env, as the workers would give
-            return [self.reward_env.compute_reward(*method_args, **method_kwargs)] * n
-        return self.venv.env_method(method_name, *method_args, indices=indices, **method_kwargs)
-
-    def close(self) -> None:
-        self.reward_env.close()
-        self.venv.close()
-
-
-def make_vec_env(
-    make: Callable[[], gym.Env], n_envs: int, kind: Literal["dummy", "subproc"], make_reward_env: Callable[[], gym.Env]
-) -> VecEnv:
-    """``n_envs`` copies of ``make()`` in this process (``dummy``) or one worker process each (``subproc``;
-    ``compute_reward`` then runs in this process on ``make_reward_env()``, see :class:`LocalRewardVecEnv`)."""
-    if kind == "subproc":
-        return LocalRewardVecEnv(SubprocVecEnv([make] * n_envs), make_reward_env())
-    return DummyVecEnv([make] * n_envs)
-
-
-def make_fetch_vec_env(env_cfg: EnvConfig, n_envs: int, render: bool, kind: VecEnvKind = "auto") -> VecEnv:
-    """``n_envs`` Fetch envs, rendering ones stepped in parallel worker processes (see :func:`resolve_vec_env`)."""
-    return make_vec_env(
-        lambda: FetchPixelEnv(env_cfg, render=render),
-        n_envs,
-        resolve_vec_env(kind, n_envs, render),
-        lambda: FetchPixelEnv(env_cfg, render=False),
-    )
+from pipeline.policy.obs_parts import ARM_BOX, GOAL_POSE_TRIES, estimate_object, shifted, sighted
 
 
 class GoalObsVecEnv(VecEnvWrapper):
@@ -202,15 +116,8 @@ class GoalObsVecEnv(VecEnvWrapper):
         return np.asarray(self.goal_space.project(z), np.float32)
 
     def _object_estimate(self, pos: np.ndarray, gripper: np.ndarray) -> np.ndarray:
-        """Block positions ``(m, 3)`` corrupted by the variant's ``object_estimate`` error model, ``(m, 3)``
-        (``gripper``: the gripper positions, ``(m, 3)``, for misreads only near the block)."""
-        cfg = self.variant.object_estimate
-        est = pos + self.noise_rng.normal(0.0, cfg.std, pos.shape)
-        gross = self.noise_rng.random(len(pos)) < cfg.outliers  # (m,) which estimates are misreads
-        if cfg.outliers_near is not None:
-            gross &= np.linalg.norm(gripper[:, :2] - pos[:, :2], axis=1) < cfg.outliers_near
-        est[gross, :2] = pos[gross, :2] + self.noise_rng.normal(0.0, cfg.outlier_std, (int(gross.sum()), 2))
-        return est.astype(np.float32)
+        """Block positions ``(m, 3)`` as the variant's ``object_estimate`` error model reads them."""
+        return estimate_object(self.variant.object_estimate, self.noise_rng, pos, gripper)
 
     def _new_goals(self, raw: dict[str, np.ndarray], envs: np.ndarray) -> None:
         """Set the latent goal of episodes that just started in ``envs``."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.pretrain.metrics import EncoderMetrics
-from pipeline.report.route import NO_CHARGE, RouteCharge, final_on_many, first_reach, read_wall, route_charge
+from pipeline.report.route import NO_CHARGE, RouteCharge, final_on_many, route_charge
 from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
 
 
@@ -43,7 +43,7 @@ class VariantSummary:
         out: dict = {"variant": self.name, "charge": self.charge.note() if self.charge is not NO_CHARGE else "—"}
         hours = self.hours()
         for level, key in ((0.5, "50"), (0.9, "90")):
-            firsts = [first_reach(self.steps, c, level) for c in self.success]
+            firsts = [steps_to(self.steps, c, level) for c in self.success]
             out[f"steps_to_{key}_per_seed"] = firsts
             out[f"hours_to_{key}_per_seed"] = [
                 None if f is None else float(hours[i, list(self.steps).index(f)]) for i, f in enumerate(firsts)
@@ -120,18 +120,26 @@ class SkippedRun:
     reason: str
 
 
-def read_curve(path: Path) -> dict[int, float]:
-    """``eval.csv`` -> {step: success} (a repeated step keeps its last row); unreadable -> :class:`PipelineError`."""
+def read_eval(path: Path) -> tuple[dict[int, float], dict[int, float]]:
+    """``eval.csv`` -> ({step: success}, {step: wall seconds so far}; NaN where a run did not record it), read once
+    (a repeated step keeps its last row); unreadable -> :class:`PipelineError`."""
     try:
         with path.open(newline="") as f:
-            curve = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+            rows = list(csv.DictReader(f))
+        curve = {int(r["step"]): float(r["success"]) for r in rows}
+        wall = {int(r["step"]): float(r.get("wall_seconds") or "nan") for r in rows}
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as exc:
         raise PipelineError(
             f"not a readable eval.csv ({type(exc).__name__})", path, "rerun this seed's policy stage"
         ) from None
     if not all(np.isfinite(v) and 0 <= v <= 1 for v in curve.values()):
         raise PipelineError("eval.csv holds success values outside [0, 1]", path, "rerun this seed's policy stage")
-    return curve
+    return curve, wall
+
+
+def read_curve(path: Path) -> dict[int, float]:
+    """``eval.csv`` -> {step: success} (see :func:`read_eval`)."""
+    return read_eval(path)[0]
 
 
 def read_metrics(path: Path) -> dict:
@@ -147,17 +155,17 @@ def read_metrics(path: Path) -> dict:
     return data
 
 
-def read_seed(vdir: Path, seed: str) -> tuple[dict[int, float], dict]:
+def read_seed(vdir: Path, seed: str) -> tuple[dict[int, float], dict[int, float], dict]:
     """One run's curve and metrics; :class:`PipelineError` naming the file when it cannot be used."""
     sdir = vdir / seed
     if not sdir.is_dir():
         raise PipelineError("not run (no run folder)", sdir, f"run it: python -m pipeline.policy --variant {vdir.name}")
     if not (sdir / "eval.csv").is_file():
         raise PipelineError("no eval.csv (the run did not finish its first evaluation)", sdir)
-    curve = read_curve(sdir / "eval.csv")
+    curve, wall = read_eval(sdir / "eval.csv")
     if not curve:
         raise PipelineError("eval.csv has no rows", sdir / "eval.csv")
-    return curve, read_metrics(sdir / "metrics.json")
+    return curve, wall, read_metrics(sdir / "metrics.json")
 
 
 def scan_runs(
@@ -182,12 +190,12 @@ def scan_runs(
         curves, walls, kept, metrics, missing = [], [], [], [], []
         for seed in [str(s) for s in seeds] if seeds is not None else found:
             try:
-                curve, run_metrics = read_seed(vdir, seed)
+                curve, wall_at, run_metrics = read_seed(vdir, seed)
             except PipelineError as exc:
                 missing.append(SkippedRun(name, seed, str(exc)))
                 continue
             curves.append(curve)
-            walls.append(read_wall(vdir / seed / "eval.csv"))
+            walls.append(wall_at)
             kept.append(int(seed))
             if run_metrics:
                 metrics.append(run_metrics)

@@ -8,12 +8,9 @@ that is what one route costs). State, control and end-to-end pixel runs read no 
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from pipeline.pretrain.metrics import EncoderMetrics
 
@@ -70,18 +67,6 @@ def route_charge(encoder: str | None, encoders: list[EncoderMetrics], dataset: P
     return RouteCharge(collect_seconds(dataset), found.train_seconds if found else None)
 
 
-def read_wall(path: Path) -> dict[int, float]:
-    """``eval.csv`` -> {step: wall seconds so far} (NaN where the run did not record it)."""
-    out = {}
-    with path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            try:
-                out[int(r["step"])] = float(r.get("wall_seconds") or "nan")
-            except (TypeError, ValueError):
-                out[int(r["step"])] = float("nan")
-    return out
-
-
 def final_on_many(run_dir: Path) -> dict | None:
     """The run's evaluation on the most fixed episodes (``eval_<N>.json`` of ``pipeline.policy.evaluate``)."""
     best = None
@@ -94,9 +79,3 @@ def final_on_many(run_dir: Path) -> dict | None:
         if best is None or n > best["episodes"]:
             best = {"episodes": n, "success": success, "ci": (float(ci[0]), float(ci[1]))}
     return best
-
-
-def first_reach(steps: np.ndarray, curve: np.ndarray, level: float) -> int | None:
-    """First evaluation step of one seed's curve at or above ``level`` (``None``: never)."""
-    hit = np.flatnonzero(np.asarray(curve) >= level)
-    return int(np.asarray(steps)[hit[0]]) if len(hit) else None

@@ -22,7 +22,7 @@ import pytest
 import zarr
 
 from pipeline.cli import INTERRUPTED
-from pipeline.collect import core, dataset
+from pipeline.collect import core, dataset, writer
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
 from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 Capsys, Patch = pytest.CaptureFixture[str], pytest.MonkeyPatch
 FAULT = "PIPELINE_TEST_COLLECT_FAULT"
 """environment variable that tells :func:`_faulty_chunk` (run in the pool's worker processes) what to break"""
-_REAL_WRITE = dataset.write_region
+_REAL_WRITE = writer.write_region
 
 
 def _faulty_chunk(episodes: range) -> int:
@@ -58,7 +58,7 @@ def _faulty_chunk(episodes: range) -> int:
         name = None if mode.endswith("nameless") else str(Path(str(group.store.root)) / "frames" / "c" / "0")
         raise OSError(code, os.strerror(code), name)
 
-    dataset.write_region = write
+    writer.write_region = write
     return rollout.worker_chunk(episodes)
 
 

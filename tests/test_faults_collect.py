@@ -22,7 +22,7 @@ import pytest
 import zarr
 
 from pipeline.cli import INTERRUPTED
-from pipeline.collect import core, dataset, writer
+from pipeline.collect import core, writer
 from pipeline.collect.__main__ import main as collect_main
 from pipeline.collect.core import collect
 from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset

@@ -37,10 +37,10 @@ import pipeline  # noqa: F401  (MUJOCO_GL=egl)
 from pipeline.config import Params
 from pipeline.encoders import save_encoder
 from pipeline.encoders.registry import build_encoder
+from pipeline.policy.agent import uses_worker_processes
 from pipeline.policy.blocks import SACConfig
 from pipeline.policy.checkpoint import replay_bytes_per_transition
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.overlap import Overlapped, uses_worker_processes
 from pipeline.policy.pixel import make_pixel_env
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, resolve_device
 
@@ -202,7 +202,7 @@ def main() -> None:
             t0 = time.perf_counter()
             model.learn(args.learning_starts + args.warmup, progress_bar=False)
             kind = ("SubprocVecEnv" if uses_worker_processes(train_env) else "DummyVecEnv") + (
-                ", overlapped updates" if isinstance(model, Overlapped) else ""
+                ", overlapped updates" if model.overlap else ""
             )
             print(
                 f"{name:13s}: built ({kind}), {model.num_timesteps} untimed steps in {time.perf_counter() - t0:.1f}s",

@@ -16,7 +16,9 @@ from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
 from pipeline.policy.frame_buffer import FrameHerReplayBuffer
 from pipeline.policy.frame_stack import PixelFrameStack
-from pipeline.policy.routing import make_sac, pixel_policy_kwargs
+from pipeline.policy.routing import pixel_policy_kwargs
+
+from .test_routing import make_sac
 
 torch.set_num_threads(1)
 

@@ -25,7 +25,6 @@ from pipeline.policy.build import RunError
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import latent_reward
 from pipeline.policy.obs_parts import shifted
-from pipeline.policy.overlap import Overlapped
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
 from pipeline.policy.vec_backend import make_fetch_vec_env, resolve_vec_env
 from pipeline.policy.vecenv import GoalObsVecEnv
@@ -199,13 +198,13 @@ def test_overlapped_updates_run_while_worker_envs_step(tmp_path: Path) -> None:
     params = Params.model_validate(policy_params(tmp_path, vec_env="subproc"))
     make_encoder(params)
     model, events = _update_counts(params, overlap=True, steps=300)
-    assert isinstance(model, Overlapped) and model._pending is None
+    assert model.overlap and model._pending is None
     kinds = [k for k, _ in events]
     assert kinds == ["async", "wait"] * (len(events) // 2)
     during = [w - a for (_, a), (_, w) in zip(events[::2], events[1::2])]
     assert set(during) == {0, 1} and sum(during) == model._n_updates - 1  # the last one is settled by learn()
     plain, plain_events = _update_counts(params, overlap=False, steps=300)
-    assert not isinstance(plain, Overlapped) and plain._n_updates == model._n_updates > 0
+    assert not plain.overlap and plain._n_updates == model._n_updates > 0
     assert all(w == a for (_, a), (_, w) in zip(plain_events[::2], plain_events[1::2]))  # SB3: never while stepping
 
 

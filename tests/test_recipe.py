@@ -11,7 +11,7 @@ import torch
 
 from pipeline.config import Params
 from pipeline.io import state_signature
-from pipeline.policy.algos import ALGOS, clip_critic_targets
+from pipeline.policy.agent import ALGOS, clip_critic_targets
 from pipeline.policy.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.evaluate import evaluate
@@ -39,9 +39,9 @@ def test_scripted_warmup_drives_exactly_learning_starts_steps(tmp_path: Path) ->
     _, model, train_env, eval_env = built(tmp_path, state_variant(sac={"learning_starts": 40}))
     script, calls = model.warmup_actions, []
 
-    def recorded() -> np.ndarray:
+    def recorded(last_obs: object) -> np.ndarray:
         calls.append(model.num_timesteps)
-        actions = script()
+        actions = script(last_obs)
         recorded.last = actions
         return actions
 
@@ -64,10 +64,12 @@ def test_scripted_actions_follow_the_raw_simulator_state() -> None:
         "desired_goal": np.array([[0.4, 0, 0.4], [0.4, 0, 0.4]]),
     }
     act = scripted_warmup(lambda: raw, noise=0.0, has_object=True, seed=0)
-    first = act()
+    first = act(None)
     raw["achieved_goal"] = raw["achieved_goal"] * -1  # the block moved: the pusher goes elsewhere
-    assert first.shape == (2, 4) and not np.allclose(first, act())
-    reach = scripted_warmup(lambda: raw, noise=0.0, has_object=False, seed=0)()
+    assert first.shape == (2, 4) and not np.allclose(first, act(None))
+    own = scripted_warmup(None, noise=0.0, has_object=True, seed=0)(raw)  # no source: the agent's observation
+    np.testing.assert_allclose(own, act(None))
+    reach = scripted_warmup(lambda: raw, noise=0.0, has_object=False, seed=0)(None)
     assert np.all(reach[:, 0] > 0)  # Reach: straight at the goal (+x)
 
 

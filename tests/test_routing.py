@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,9 +11,15 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import SAC
 
-from pipeline.policy.routing import Routing, encoder_modules, make_sac, pixel_policy_kwargs
+from pipeline.policy.routing import Routing, encoder_modules, pixel_policy_kwargs, routed_policy
 
 torch.set_num_threads(1)
+
+
+def make_sac(routing: Routing | str, env: Any, policy_kwargs: dict[str, Any], **sac_kwargs: Any) -> SAC:
+    """SB3 SAC whose image encoder is trained according to ``routing``."""
+    policy, kwargs = routed_policy(routing, policy_kwargs)
+    return SAC(policy, env, policy_kwargs=kwargs, **sac_kwargs)
 
 
 class RandomPixelEnv(gym.Env):
@@ -106,7 +114,7 @@ def test_encoder_routing(routing: Routing) -> None:
         assert got == expected, f"{routing.value}: {which} update changed (actor enc, critic enc) = {got}"
 
 
-def test_make_sac_accepts_names() -> None:
+def test_routing_accepts_names() -> None:
     model = make_sac("critic", RandomPixelEnv(), pixel_policy_kwargs("manip_ss"), buffer_size=10, device="cpu")
     assert model.policy.normalize_images is False
     obs, _ = RandomPixelEnv().reset(seed=0)

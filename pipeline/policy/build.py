@@ -16,12 +16,11 @@ from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.envs import EnvConfig
 from pipeline.errors import PipelineError
 from pipeline.goalspace import GoalSpace, load_goal_space
-from pipeline.policy.algos import algo_class, algo_kwargs, clip_critic_targets
+from pipeline.policy.agent import ALGOS, algo_kwargs, uses_worker_processes
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
 from pipeline.policy.critic_norm import LAYERNORM_POLICIES
 from pipeline.policy.latent_goals import calibrate_latent_threshold
 from pipeline.policy.normalize import VectorInputs
-from pipeline.policy.overlap import uses_worker_processes
 from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
 from pipeline.policy.rules import task_errors
 from pipeline.policy.vec_backend import make_fetch_vec_env
@@ -156,22 +155,34 @@ def build_model(
     overlap: bool = False,
     has_object: bool = True,
 ) -> OffPolicyAlgorithm:
-    """SB3 / sb3-contrib ``variant.algo`` with HER for a state/latent variant (pixel variants:
-    :mod:`pipeline.policy.pixel`), inputs normalised inside the networks, optional scripted warm-up.
+    """The agent of any variant (state, latent or pixel): SB3 / sb3-contrib ``variant.algo`` with HER, the
+    harness's options (:mod:`pipeline.policy.agent`) and the variant's networks.
 
-    :param overlap: when ``env`` steps in worker processes, run each update while they step
-        (:class:`~pipeline.policy.overlap.Overlapped`; ignored for in-process envs and pixel variants)
+    State and latent variants normalise their vector inputs inside the networks (:class:`VectorInputs`); pixel
+    variants get a CNN extractor and encoder routing (:func:`pipeline.policy.pixel.pixel_networks`) and a replay
+    that stores each frame once (:class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer`).
+
+    :param overlap: when ``env`` steps in worker processes, run each update while they step (ignored for
+        in-process envs and pixel variants)
     :param has_object: the task has an object to push (else the scripted warm-up reaches for the goal)
     """
+    sac = variant.sac
+    replay_kwargs: dict[str, Any] = {
+        "n_sampled_goal": variant.her.n_sampled_goal,
+        "goal_selection_strategy": variant.her.goal_selection_strategy,
+    }
     if variant.obs == "pixel":
-        from pipeline.policy.pixel import build_pixel_model
+        from pipeline.policy.frame_buffer import FrameHerReplayBuffer
+        from pipeline.policy.pixel import pixel_networks
 
-        model = build_pixel_model(variant, env, seed, device, tb_dir)
-        source = lambda: model._last_obs  # noqa: E731  (pixel observations carry proprio and the simulator goals)
+        policy, policy_kwargs = pixel_networks(variant)
+        replay, replay_kwargs["frame_stack"] = FrameHerReplayBuffer, variant.frame_stack
+        source = None  # pixel observations carry proprio and the simulator goals
+        overlap = False
     else:
-        sac = variant.sac
-        overlap = overlap and uses_worker_processes(env) and hasattr(env, "before_wait")
-        extractor = {
+        policy = LAYERNORM_POLICIES[variant.algo] if sac.critic_layernorm else "MultiInputPolicy"
+        policy_kwargs = {
+            "net_arch": list(sac.net_arch),
             "features_extractor_class": VectorInputs,
             "features_extractor_kwargs": {
                 "keys": variant.input_keys(),
@@ -179,38 +190,37 @@ def build_model(
                 "goal_width": getattr(env, "goal_width", None),
             },
         }
-        model = algo_class(variant.algo, overlap)(
-            LAYERNORM_POLICIES[variant.algo] if sac.critic_layernorm else "MultiInputPolicy",
-            env,
-            learning_rate=sac.learning_rate,
-            buffer_size=sac.buffer_size,
-            batch_size=sac.batch_size,
-            gamma=sac.gamma,
-            tau=sac.tau,
-            learning_starts=sac.learning_starts,
-            train_freq=sac.train_freq,
-            gradient_steps=sac.gradient_steps,
-            replay_buffer_class=PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer,
-            replay_buffer_kwargs={
-                "n_sampled_goal": variant.her.n_sampled_goal,
-                "goal_selection_strategy": variant.her.goal_selection_strategy,
-                **({"prior_share": variant.prior_share} if variant.prior_data else {}),
-            },
-            policy_kwargs={"net_arch": list(sac.net_arch), **extractor},
-            tensorboard_log=str(tb_dir),
-            seed=seed,
-            device=device,
-            verbose=0,
-            **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
-        )
-        if overlap:
-            env.before_wait = model.run_pending_train
+        replay = PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer
+        if variant.prior_data:
+            replay_kwargs["prior_share"] = variant.prior_share
         source = getattr(env, "raw_observations", None)
-    if variant.sac.target_clip:
-        clip_critic_targets(model, variant.sac.gamma)
-    if variant.warmup == "scripted":
-        model.warmup_actions = scripted_warmup(source, variant.warmup_noise, has_object, seed)
-    return model
+        overlap = overlap and uses_worker_processes(env)
+    warmup = (
+        scripted_warmup(source, variant.warmup_noise, has_object, seed) if variant.warmup == "scripted" else None
+    )
+    return ALGOS[variant.algo](
+        policy,
+        env,
+        learning_rate=sac.learning_rate,
+        buffer_size=sac.buffer_size,
+        batch_size=sac.batch_size,
+        gamma=sac.gamma,
+        tau=sac.tau,
+        learning_starts=sac.learning_starts,
+        train_freq=sac.train_freq,
+        gradient_steps=sac.gradient_steps,
+        replay_buffer_class=replay,
+        replay_buffer_kwargs=replay_kwargs,
+        policy_kwargs=policy_kwargs,
+        tensorboard_log=str(tb_dir),
+        seed=seed,
+        device=device,
+        verbose=0,
+        warmup=warmup,
+        overlap=overlap,
+        target_clip=sac.target_clip,
+        **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
+    )
 
 
 def seed_prior(

@@ -9,7 +9,7 @@ Observation layout (see :mod:`pipeline.policy.frame_buffer`)::
 
 Every extractor encodes ``pixels`` with a CNN and concatenates the flattened vector keys (in the
 Dict space's key order). Pixels are divided by 255 *inside* the extractor, so the SB3 policy must be
-built with ``normalize_images=False`` (``pipeline.policy.routing.make_sac`` does this); otherwise
+built with ``normalize_images=False`` (``pipeline.policy.routing.routed_policy`` does this); otherwise
 ``preprocess_obs`` would already have divided them once.
 
 Augmentation: with ``augment=True`` the extractor applies :class:`RandomShift` (DrQ / DrQ-v2) to

@@ -1,21 +1,20 @@
-"""End-to-end pixel SAC+HER variants: CNN extractors, encoder gradient routing, frame-once HER buffer."""
+"""End-to-end pixel SAC+HER variants: their envs (frames stacked channel-first) and networks (CNN extractor,
+encoder gradient routing); the agent is built by :func:`pipeline.policy.build.build_model`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3 import SAC
 from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.sac.policies import SACPolicy
 
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.policy.config import VariantConfig
-from pipeline.policy.frame_buffer import FrameHerReplayBuffer
 from pipeline.policy.frame_stack import PixelFrameStack
-from pipeline.policy.routing import make_sac, pixel_policy_kwargs
+from pipeline.policy.routing import pixel_policy_kwargs, routed_policy
 from pipeline.policy.vec_backend import VecEnvKind, make_vec_env, resolve_vec_env
 
 
@@ -51,9 +50,8 @@ def build_pixel_envs(
     )
 
 
-def build_pixel_model(variant: VariantConfig, env: VecEnv, seed: int, device: str, tb_dir: Path) -> SAC:
-    """SB3 SAC for a pixel variant: chosen extractor and routing, :class:`FrameHerReplayBuffer`."""
-    sac = variant.sac
+def pixel_networks(variant: VariantConfig) -> tuple[type[SACPolicy], dict[str, Any]]:
+    """The SAC policy class and ``policy_kwargs`` of a pixel variant: its extractor, and the encoder routing."""
     keys = variant.input_keys()
     vector_keys = (["proprio"] if variant.proprio and "observation" in keys else []) + [
         k for k in keys if k != "observation"
@@ -63,14 +61,6 @@ def build_pixel_model(variant: VariantConfig, env: VecEnv, seed: int, device: st
         "augment": variant.augment,
         "vector_keys": vector_keys,
     }
-    return make_sac(
-        variant.routing, env,
-        policy_kwargs=pixel_policy_kwargs(variant.extractor, list(sac.net_arch), **extractor_kwargs),
-        learning_rate=sac.learning_rate, buffer_size=sac.buffer_size, batch_size=sac.batch_size, gamma=sac.gamma,
-        tau=sac.tau, learning_starts=sac.learning_starts, train_freq=sac.train_freq, gradient_steps=sac.gradient_steps,
-        ent_coef=sac.ent_coef, replay_buffer_class=FrameHerReplayBuffer,
-        replay_buffer_kwargs={"n_sampled_goal": variant.her.n_sampled_goal,
-                              "goal_selection_strategy": variant.her.goal_selection_strategy,
-                              "frame_stack": variant.frame_stack},
-        tensorboard_log=str(tb_dir), seed=seed, device=device, verbose=0,
-    )  # fmt: skip
+    return routed_policy(
+        variant.routing, pixel_policy_kwargs(variant.extractor, list(variant.sac.net_arch), **extractor_kwargs)
+    )

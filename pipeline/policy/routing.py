@@ -32,7 +32,6 @@ import torch as th
 from stable_baselines3 import SAC
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.sac.policies import Actor, SACPolicy
 
 from pipeline.policy.extractors import EXTRACTORS, RandomShift
@@ -119,34 +118,23 @@ def pixel_policy_kwargs(
     return kwargs
 
 
-def make_sac(
-    routing: Routing | str,
-    env: VecEnv | Any,
-    policy_kwargs: dict[str, Any] | None = None,
-    **sac_kwargs: Any,
-) -> SAC:
-    """Build an SB3 ``SAC`` whose encoder is trained according to ``routing``.
+def routed_policy(routing: Routing | str, policy_kwargs: dict[str, Any]) -> tuple[type[SACPolicy], dict[str, Any]]:
+    """The SAC policy class and its ``policy_kwargs`` that train the image encoder according to ``routing``.
 
     ``normalize_images`` defaults to False because the pixel extractors divide by 255 themselves.
-    Works with ``replay_buffer_class=HerReplayBuffer`` or ``FrameHerReplayBuffer`` in ``sac_kwargs``.
+    Works with ``replay_buffer_class=HerReplayBuffer`` or ``FrameHerReplayBuffer``.
 
     :param routing: a :class:`Routing` or its name
-    :param env: training env (VecEnv or anything ``SAC`` accepts)
     :param policy_kwargs: SACPolicy kwargs (``features_extractor_class``, ``net_arch``, ...)
-    :param sac_kwargs: forwarded to ``SAC``
     """
     routing = Routing(routing)
-    kwargs = dict(policy_kwargs or {})
+    kwargs = dict(policy_kwargs)
     kwargs.setdefault("normalize_images", False)
     if routing is Routing.critic:
         kwargs.pop("share_features_extractor", None)
-        policy_class: type[SACPolicy] = CriticEncoderSACPolicy
-    else:
-        kwargs["share_features_extractor"] = routing is Routing.shared
-        policy_class = PixelSACPolicy
-    from pipeline.policy.algos import algo_class  # SAC with the harness's warm-up hook
-
-    return algo_class("sac")(policy_class, env, policy_kwargs=kwargs, **sac_kwargs)
+        return CriticEncoderSACPolicy, kwargs
+    kwargs["share_features_extractor"] = routing is Routing.shared
+    return PixelSACPolicy, kwargs
 
 
 def encoder_modules(model: SAC) -> dict[str, th.nn.Module]:

@@ -19,7 +19,6 @@ from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transit
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
 from pipeline.policy.evaluate import evaluate
 from pipeline.policy.normalize import NormalizerUpdate
-from pipeline.policy.overlap import Overlapped
 from pipeline.policy.rollout import rollout_gif
 
 SUMMARY = "summary.json"
@@ -223,7 +222,7 @@ def _train(
         "warmup": variant.warmup,
         "encoder": variant.encoder if variant.obs == "latent" else None,  # the report charges its pretraining
         "warmup_steps": min(variant.sac.learning_starts, model.num_timesteps),
-        "overlapped": isinstance(model, Overlapped),
+        "overlapped": model.overlap,
         **info,
     }
     train_env.close()

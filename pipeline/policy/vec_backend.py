@@ -16,8 +16,8 @@ VecEnvKind = Literal["auto", "dummy", "subproc"]
 
 def resolve_vec_env(kind: VecEnvKind, n_envs: int, render: bool) -> Literal["dummy", "subproc"]:
     """``auto``: envs that render step in worker processes when the machine has a core besides the learner's
-    (the SAC update then runs while they render, see :mod:`pipeline.policy.overlap`); otherwise in this
-    process. Envs that only simulate always stay in-process: a physics step is cheaper than a pipe round trip."""
+    (the SAC update then runs while they render: :class:`pipeline.policy.agent.UpdateWhileStepping`); otherwise in
+    this process. Envs that only simulate always stay in-process: a physics step is cheaper than a pipe round trip."""
     if kind != "auto":
         return kind
     return "subproc" if render and (os.cpu_count() or 1) >= 2 else "dummy"

@@ -6,7 +6,6 @@ call (terminal frames of finished episodes included), so the replay buffer only 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -92,9 +91,6 @@ class GoalObsVecEnv(VecEnvWrapper):
         size = venv.observation_space["pixels"].shape if "pixels" in venv.observation_space.spaces else (0, 0, 3)
         self.goal_frames = np.zeros((n, *size), np.uint8)
         """latent goal mode: the current goal image of each env"""
-        self.before_wait: Callable[[], None] | None = None
-        """called in :meth:`step_wait` after the actions went out, before the results are collected
-        (:class:`~pipeline.policy.overlap.Overlapped` runs its update there)"""
 
     # --- observation building -------------------------------------------------------------------
     def _encode(self, frames: np.ndarray) -> np.ndarray:
@@ -190,8 +186,6 @@ class GoalObsVecEnv(VecEnvWrapper):
         return self._assemble(self._stack, self._window, raw, self._goal)
 
     def step_wait(self):
-        if self.before_wait is not None:
-            self.before_wait()
         raw, rewards, dones, infos = self.venv.step_wait()
         self._raw = raw
         done_idx = np.flatnonzero(dones)

@@ -10,7 +10,7 @@ Every algorithm is an SB3 / sb3-contrib class taken as it is, subclassed once wi
 - ``target_clip``: the target critic's values are bounded to ``[-1/(1-gamma), 0]`` (:func:`clip_critic_targets`).
 
 No class is made at run time and nothing is attached after construction: ``ALGOS[name](..., warmup=...,
-overlap=..., target_clip=...)`` is the whole agent (built by :func:`pipeline.policy.build.build_model`).
+overlap=..., target_clip=...)`` is the whole agent (built by :func:`pipeline.policy.model.build_model`).
 """
 
 from __future__ import annotations

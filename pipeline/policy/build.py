@@ -1,4 +1,5 @@
-"""What one policy run is built from: its paths, its envs, its model, and replay seeded from the dataset."""
+"""What one policy run is built from: its paths, its envs, its model (:mod:`pipeline.policy.model`), and replay
+seeded from the dataset."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -16,16 +16,13 @@ from pipeline.encoders import LoadedEncoder, load_encoder
 from pipeline.envs import EnvConfig
 from pipeline.errors import PipelineError
 from pipeline.goalspace import GoalSpace, load_goal_space
-from pipeline.policy.agent import ALGOS, algo_kwargs, uses_worker_processes
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
-from pipeline.policy.critic_norm import LAYERNORM_POLICIES
 from pipeline.policy.latent_goals import calibrate_latent_threshold
-from pipeline.policy.normalize import VectorInputs
-from pipeline.policy.prior import PriorHerReplayBuffer, prior_observations, seed_replay
+from pipeline.policy.model import build_model
+from pipeline.policy.prior import prior_observations, seed_replay
 from pipeline.policy.rules import task_errors
 from pipeline.policy.vec_backend import make_fetch_vec_env
 from pipeline.policy.vecenv import GoalObsVecEnv
-from pipeline.policy.warmup import scripted_warmup
 
 if TYPE_CHECKING:
     from pipeline.config import PathsConfig
@@ -144,83 +141,6 @@ def build_envs(
         obs_space,
     )
     return train, evaluation, info
-
-
-def build_model(
-    variant: VariantConfig,
-    env: VecEnv,
-    seed: int,
-    device: str,
-    tb_dir: Path,
-    overlap: bool = False,
-    has_object: bool = True,
-) -> OffPolicyAlgorithm:
-    """The agent of any variant (state, latent or pixel): SB3 / sb3-contrib ``variant.algo`` with HER, the
-    harness's options (:mod:`pipeline.policy.agent`) and the variant's networks.
-
-    State and latent variants normalise their vector inputs inside the networks (:class:`VectorInputs`); pixel
-    variants get a CNN extractor and encoder routing (:func:`pipeline.policy.pixel.pixel_networks`) and a replay
-    that stores each frame once (:class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer`).
-
-    :param overlap: when ``env`` steps in worker processes, run each update while they step (ignored for
-        in-process envs and pixel variants)
-    :param has_object: the task has an object to push (else the scripted warm-up reaches for the goal)
-    """
-    sac = variant.sac
-    replay_kwargs: dict[str, Any] = {
-        "n_sampled_goal": variant.her.n_sampled_goal,
-        "goal_selection_strategy": variant.her.goal_selection_strategy,
-    }
-    if variant.obs == "pixel":
-        from pipeline.policy.frame_buffer import FrameHerReplayBuffer
-        from pipeline.policy.pixel import pixel_networks
-
-        policy, policy_kwargs = pixel_networks(variant)
-        replay, replay_kwargs["frame_stack"] = FrameHerReplayBuffer, variant.frame_stack
-        source = None  # pixel observations carry proprio and the simulator goals
-        overlap = False
-    else:
-        policy = LAYERNORM_POLICIES[variant.algo] if sac.critic_layernorm else "MultiInputPolicy"
-        policy_kwargs = {
-            "net_arch": list(sac.net_arch),
-            "features_extractor_class": VectorInputs,
-            "features_extractor_kwargs": {
-                "keys": variant.input_keys(),
-                "normalize": variant.normalize,
-                "goal_width": getattr(env, "goal_width", None),
-            },
-        }
-        replay = PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer
-        if variant.prior_data:
-            replay_kwargs["prior_share"] = variant.prior_share
-        source = getattr(env, "raw_observations", None)
-        overlap = overlap and uses_worker_processes(env)
-    warmup = (
-        scripted_warmup(source, variant.warmup_noise, has_object, seed) if variant.warmup == "scripted" else None
-    )
-    return ALGOS[variant.algo](
-        policy,
-        env,
-        learning_rate=sac.learning_rate,
-        buffer_size=sac.buffer_size,
-        batch_size=sac.batch_size,
-        gamma=sac.gamma,
-        tau=sac.tau,
-        learning_starts=sac.learning_starts,
-        train_freq=sac.train_freq,
-        gradient_steps=sac.gradient_steps,
-        replay_buffer_class=replay,
-        replay_buffer_kwargs=replay_kwargs,
-        policy_kwargs=policy_kwargs,
-        tensorboard_log=str(tb_dir),
-        seed=seed,
-        device=device,
-        verbose=0,
-        warmup=warmup,
-        overlap=overlap,
-        target_clip=sac.target_clip,
-        **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
-    )
 
 
 def seed_prior(

@@ -1,5 +1,5 @@
 """End-to-end pixel SAC+HER variants: their envs (frames stacked channel-first) and networks (CNN extractor,
-encoder gradient routing); the agent is built by :func:`pipeline.policy.build.build_model`."""
+encoder gradient routing); the agent is built by :func:`pipeline.policy.model.build_model`."""
 
 from __future__ import annotations
 

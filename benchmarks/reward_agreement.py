@@ -44,7 +44,8 @@ from pipeline.goalspace import load_goal_space
 from pipeline.params import read_yaml
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.latent_goals import calibrate_latent_threshold, latent_reward
-from pipeline.policy.obs_parts import ARM_BOX, GOAL_POSE_TRIES, shifted, sighted
+from pipeline.policy.obs_parts import ARM_BOX, GOAL_POSE_TRIES
+from pipeline.policy.observation import Frames, ObservationFlow
 
 
 @dataclass(frozen=True)
@@ -61,26 +62,46 @@ class Agreement:
     """share of the truly successful pairs that the latent reward does not reward"""
 
 
+class PointSpace:
+    """The flow's goal space over points already projected: ``project`` keeps them, ``in_sight`` reads presence
+    column 0 (1: in sight)."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def project(self, z: np.ndarray) -> np.ndarray:
+        return z
+
+    def in_sight(self, presence: np.ndarray) -> np.ndarray:
+        return np.asarray(presence)[:, 0] > 0.5
+
+
+def achieved(points: np.ndarray, window: int, in_sight: np.ndarray | None = None) -> np.ndarray:
+    """``(E, T, G)`` per-frame points of E episodes -> each step's achieved goal ``(E, T, G)``, built by the policy
+    stage's own :class:`ObservationFlow` (one row per episode): the per-coordinate median of the last ``window``
+    points, the first repeated before the episode's start; with ``in_sight`` ``(E, T)``, each point out of sight
+    replaced by the last one in sight (``occluded_goal: hold``; an episode's first frame keeps its own)."""
+    e, steps, g = points.shape
+    hold = in_sight is not None
+    variant = VariantConfig(obs="latent", encoder="supervised", goal_mode="latent", goal_space="keypoints",
+                            achieved_window=window, occluded_goal="hold" if hold else "read")  # fmt: skip
+    flow = ObservationFlow(variant, e, {"proprio": 10, "achieved_goal": 3, "desired_goal": 3}, g, PointSpace(g))
+    raw = {"proprio": np.zeros((e, 10), np.float32), "achieved_goal": np.zeros((e, 3), np.float32)}
+    raw["desired_goal"] = raw["achieved_goal"]
+    sight = None if not hold else np.asarray(in_sight, np.float32)[..., None]  # (E, T) -> (E, T, 1)
+    at = lambda t: Frames(raw, points[:, t], None if sight is None else sight[:, t])  # noqa: E731
+    out = [flow.reset(at(0))] + [flow.step(at(t), np.zeros(0, np.int64)) for t in range(1, steps)]
+    return np.stack([o["achieved_goal"] for o in out], axis=1)  # T x (E, G) -> (E, T, G)
+
+
 def windowed(points: np.ndarray, window: int) -> np.ndarray:
-    """``(E, T, G)`` per-frame points of E episodes -> the per-coordinate median of each step's last ``window``
-    points, the first point repeated before the episode's start: the policy stage's achieved-goal window, built with
-    its own ``shifted``."""
-    history = np.repeat(points[:, :1], window, axis=1)  # (E, w, G)
-    out = []
-    for t in range(points.shape[1]):
-        history = shifted(history, points[:, t])
-        out.append(np.median(history, axis=1))  # (E, G)
-    return np.stack(out, axis=1)  # (E, T, G)
+    """The achieved goals of ``achieved_window: window`` (:func:`achieved`)."""
+    return achieved(points, window)
 
 
 def held(points: np.ndarray, in_sight: np.ndarray) -> np.ndarray:
-    """``(E, T, G)`` per-frame points and ``(E, T)`` in-sight flags -> each out-of-sight point replaced by the last
-    one in sight before it in its episode (the first frame keeps its own): ``occluded_goal: hold``, built with the
-    policy stage's own ``sighted``."""
-    out = points.copy()
-    for t in range(1, points.shape[1]):
-        out[:, t] = sighted(points[:, t], in_sight[:, t], out[:, t - 1])
-    return out
+    """``occluded_goal: hold`` alone (:func:`achieved` at window 1)."""
+    return achieved(points, 1, in_sight)
 
 
 def agreement(latent: np.ndarray, truth: np.ndarray) -> Agreement:
@@ -190,12 +211,12 @@ def main() -> None:
     print(f"{'pairs':<11} {'occluded':>8} {'window':>6} {'thresh':>6} {'n':>7} {'truly won':>9} {'agree':>6} "
           f"{'false +':>8} {'false -':>8}")  # fmt: skip
     for mode, w in [(m, int(x)) for m in modes for x in args.windows.split(",")]:
-        achieved = windowed(held(points, sight) if mode == "hold" else points, w)  # (E, T, G)
+        goals = achieved(points, w, sight if mode == "hold" else None)  # (E, T, G)
         for scale in [float(x) for x in args.scales.split(",")]:
             thr = threshold * scale
-            her = latent_reward(achieved[:, t], achieved[:, u], thr)  # (E, pairs)
+            her = latent_reward(goals[:, t], goals[:, u], thr)  # (E, pairs)
             for name, lat, truth in (
-                ("env goal", latent_reward(achieved, goal_points[:, None], thr), truth_env),
+                ("env goal", latent_reward(goals, goal_points[:, None], thr), truth_env),
                 ("HER future", her, truth_her),
                 ("  goal near", her[near], truth_her[near]),  # the arm at the block in the goal frame
                 ("  goal far", her[~near], truth_her[~near]),

@@ -261,11 +261,10 @@ def test_achieved_window_needs_latent_goals() -> None:
         VariantConfig(obs="latent", encoder="vae", achieved_window=3)
 
 
-def test_obs_space_needs_latent_obs_and_no_prior_data() -> None:
+def test_obs_space_needs_latent_obs() -> None:
     with pytest.raises(ValueError, match="obs_space: keypoints needs obs: latent"):
         VariantConfig(obs="proprio", obs_space="keypoints")
-    with pytest.raises(ValueError, match="prior_data"):
-        VariantConfig(obs="latent", encoder="supervised", obs_space="distance_head", prior_data=True)
+    VariantConfig(obs="latent", encoder="supervised", obs_space="distance_head", prior_data=True)  # one flow: allowed
     v = VariantConfig(obs="latent", encoder="supervised", obs_space="distance_head")
     assert v.fitted_spaces() == {"distance_head"}
     assert VariantConfig(obs="latent", encoder="supervised").fitted_spaces() == set()

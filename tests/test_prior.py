@@ -51,7 +51,7 @@ def test_seeded_buffer_holds_the_dataset_with_task_rewards(tmp_path: Path, tiny_
     np.testing.assert_allclose(buf.observations["achieved_goal"][:20, 1], obj[1, :20])
     np.testing.assert_allclose(buf.next_observations["achieved_goal"][20:40, 0], obj[2, 1:])
     np.testing.assert_allclose(buf.actions[40:60, 1], act[5, :20])
-    np.testing.assert_allclose(buf.observations["observation"][:20, 0, -10:], data.arrays["proprio"][:20])
+    np.testing.assert_allclose(buf.frames[:20, 0, -10:], data.arrays["proprio"][:20])  # latent + proprio per frame
     batch = buf.sample(256)  # 80 % relabelled by HER
     reward = task_rewards(env, batch)
     np.testing.assert_array_equal(batch.rewards.numpy().ravel(), reward)
@@ -64,11 +64,10 @@ def test_prior_share_of_each_batch(tmp_path: Path, tiny_dataset: Path, share: fl
     _, env, model, _ = seeded_model(tmp_path, tiny_dataset, prior_share=share)
     model.learn(120, progress_bar=False)  # online episodes after the 60 prior rows
     buf = model.replay_buffer
-    prior = {
-        tuple(np.round(o, 5)) for o in buf.observations["observation"][:60].reshape(-1, buf.obs_shape["observation"][0])
-    }
+    prior = {tuple(np.round(o, 5)) for o in buf.frames[:60].reshape(-1, buf.frames.shape[-1])}  # latent + proprio
     batch = buf.sample(200)
-    from_prior = np.mean([tuple(np.round(o, 5)) in prior for o in batch.observations["observation"].numpy()])
+    newest = buf.layout.newest(batch.observations["observation"].numpy())  # (200, L + 10)
+    from_prior = np.mean([tuple(np.round(o, 5)) in prior for o in newest])
     assert from_prior == pytest.approx(share, abs=0.02)
     env.close()
 
@@ -111,3 +110,29 @@ def test_blind_variant_seeds_from_proprio(tmp_path: Path, tiny_dataset: Path) ->
     np.testing.assert_allclose(model.replay_buffer.observations["observation"][:20, 0], data.arrays["proprio"][:20])
     assert info["prior_transitions"] == 120
     env.close()
+
+
+def test_prior_episodes_stack_what_obs_space_projects(tmp_path: Path, tiny_dataset: Path) -> None:
+    """The dataset's episodes go through the env wrapper's own flow, so an ``obs_space`` projection applies to them
+    as it does online (once banned together with ``prior_data``)."""
+    from pipeline.encoders import load_encoder
+
+    params = Params.model_validate(prior_params(tmp_path, tiny_dataset))  # frame_stack 2
+    enc = load_encoder(make_encoder(params), device="cpu")
+    variant, L = params.policy.variants["seeded"], enc.latent_dim
+
+    class FirstHalf:  # a goal space in miniature: the first half of each latent
+        dim = L // 2
+
+        def project(self, z: np.ndarray) -> np.ndarray:
+            return z[:, : self.dim]
+
+    whole, actions, _ = prior_observations(tiny_dataset, variant, params.env, enc, 3)
+    half, _, _ = prior_observations(tiny_dataset, variant, params.env, enc, 3, FirstHalf())
+    w, h = whole["observation"], half["observation"]  # (3, 21, 2L + 10), (3, 21, L + 10)
+    assert w.shape == (3, 21, 2 * L + 10) and h.shape == (3, 21, L + 10) and actions.shape == (3, 20, 4)
+    np.testing.assert_array_equal(w[:, 0, :L], w[:, 0, L : 2 * L])  # the first latent repeated before the episode
+    np.testing.assert_array_equal(w[:, 1:, :L], w[:, :-1, L : 2 * L])  # each frame's latent moves down the stack
+    expected = np.concatenate([w[..., : L // 2], w[..., L : L + L // 2], w[..., 2 * L :]], axis=-1)
+    np.testing.assert_array_equal(h, expected)
+    np.testing.assert_array_equal(half["achieved_goal"], whole["achieved_goal"])

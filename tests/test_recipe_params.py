@@ -156,10 +156,6 @@ RULE_CASES = {
     "achieved_window_needs_latent_goals": ({"obs": "state", "achieved_window": 3}, ["achieved_window: 3"]),
     "prior_goal_fraction_needs_latent_goals": ({"obs": "state", "prior_goal_fraction": 0.5}, ["prior_goal_fraction"]),
     "obs_space_needs_latent_obs": ({"obs": "proprio", "obs_space": "keypoints"}, ["obs_space: keypoints"]),
-    "obs_space_without_prior_data": (
-        {"obs": "latent", "encoder": "supervised", "obs_space": "keypoints", "prior_data": True},
-        ["obs_space: keypoints", "prior_data"],
-    ),
     "prior_data_needs_vector_inputs": ({"obs": "state", "prior_data": True}, ["prior_data", "obs: latent or proprio"]),
     "prior_options_need_prior_data": ({"obs": "state", "prior_share": 0.5}, ["prior_share", "prior_data: true"]),
     "object_estimate_needs_proprio": ({"obs": "state", "object_estimate": {}}, ["object_estimate", "obs: proprio"]),

@@ -1,22 +1,23 @@
-"""``dvc.yaml`` lists what each stage's code imports and which params it reads (no drift).
-
-The params are derived from each stage's function (:mod:`tests.stage_params`): a stage function takes its own
-config sections, typed, and explicit paths.
-"""
+"""Stage contracts: ``dvc.yaml`` lists exactly what :data:`pipeline.stages.STAGES` declares, the declared code is
+what each entry point imports, and a stage's view of the params refuses every key it does not declare (so the
+tiny graph's ``dvc repro``, which runs every stage through its entry point, fails on an undeclared read)."""
 
 from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .stage_params import ITEM, ROOT, function_reads, module_file, syntax, within
+from pipeline.config import Params
+from pipeline.stages import ITEM, STAGES, UndeclaredParam, stage_view
 
-PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/params.py", "pipeline/config.py"}
-"""Validation and argument parsing every stage shares: they decide whether a stage runs, not what it computes
-(the import walk does not enter them; their params are validated for every stage alike)."""
+ROOT = Path(__file__).resolve().parents[1]
+PLUMBING = {"pipeline/__init__.py", "pipeline/cli.py", "pipeline/params.py", "pipeline/config.py", "pipeline/stages.py"}
+"""Validation, argument parsing and the contracts every stage shares: they decide whether a stage runs, not what it
+computes (the import walk does not enter them)."""
 STAGE_ENTRY = {
     "collect": "pipeline/collect/__main__.py",
     "pretrain": "pipeline/pretrain/__main__.py",
@@ -25,15 +26,18 @@ STAGE_ENTRY = {
     "policy_inputs": "pipeline/policy/inputs.py",
     "report": "pipeline/report/__main__.py",
 }
-STAGE_FUNCTION = {
-    "collect": "collect",
-    "pretrain": "pretrain_encoder",
-    "goal_space": "fit_goal_spaces",
-    "policy": "train_policy",
-    "policy_inputs": "write_inputs",
-    "report": "make_report",
-}
-"""the function each entry point calls with the sections and paths it unpacks from the params"""
+
+
+def module_file(name: str) -> str | None:
+    """``pipeline.a.b`` -> the repo-relative file that defines it (package ``__init__`` or module)."""
+    parts = name.split(".")
+    if parts[0] != "pipeline":
+        return None
+    base = ROOT.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return str(candidate.relative_to(ROOT))
+    return None
 
 
 def imported_files(entry: str) -> set[str]:
@@ -59,62 +63,97 @@ def imported_files(entry: str) -> set[str]:
     return {f for f in seen - PLUMBING if (ROOT / f).read_text().strip()}  # an empty __init__ computes nothing
 
 
-def stage_deps(stage: str) -> list[str]:
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    return [d for d in spec.get("deps", []) if d.startswith("pipeline")]
+def dvc_stage(stage: str) -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
 
 
-def covered(path: str, deps: list[str]) -> bool:
-    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+def covered(path: str, code: tuple[str, ...]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in code)
 
 
-@pytest.mark.parametrize("stage", list(STAGE_ENTRY))
-def test_dvc_deps_list_every_imported_file(stage: str) -> None:
-    files = imported_files(STAGE_ENTRY[stage])
-    deps = stage_deps(stage)
-    missing = sorted(f for f in files if not covered(f, deps))
-    assert not missing, f"stage {stage} imports {missing}; add them to its deps in dvc.yaml"
-    unused = [d for d in deps if not any(covered(f, [d]) for f in files)]
-    assert not unused, f"stage {stage} lists deps {unused} it never imports"
+def test_every_dvc_stage_is_declared() -> None:
+    assert set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]) == set(STAGES) == set(STAGE_ENTRY)
 
 
-def test_policy_params_cover_the_resume_fingerprint() -> None:
-    """Every ``policy.*`` key that changes what a run computes (the resume fingerprint) is a DVC param."""
-    source = (ROOT / "pipeline/policy/train.py").read_text()
-    tree = ast.parse(source)
-    fp = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "fp")
-    keys = {k.value for k in fp.keys if isinstance(k, ast.Constant)}
-    params = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["policy"]["params"]
-    listed = {p.removeprefix("policy.") for p in params} | {"variant"}  # policy.variants.${item.variant}
-    policy_keys = keys - {"env", "variant", "seed", "architecture", "overlapped"}
-    assert "env" in params
-    assert policy_keys <= listed, f"fingerprint keys {sorted(policy_keys - listed)} missing from policy params"
-
-
-def dvc_params(stage: str) -> list[str]:
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    return [re.sub(r"\$\{item\.\w+\}", ITEM, p) for p in spec.get("params", [])]
-
-
-@pytest.mark.parametrize("stage", list(STAGE_ENTRY))
-def test_dvc_params_list_exactly_what_each_stage_reads(stage: str) -> None:
-    """A key the stage function reads is a DVC param of the stage (so changing it reruns the stage), and a listed
-    param is one it reads (so changing anything else does not)."""
-    read = function_reads(STAGE_ENTRY[stage], STAGE_FUNCTION[stage])
-    params = dvc_params(stage)
-    missing = sorted(k for k in read if not within(k, params))
-    assert not missing, f"stage {stage} reads {missing}; add them to its params in dvc.yaml"
-    unused = [p for p in params if not any(within(k, [p]) or within(p, [k]) for k in read)]
-    assert not unused, (
-        f"stage {stage} lists params {unused} its stage function never reads (a path it reads or writes is one of "
-        "its deps or outs, not a param)"
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_dvc_yaml_lists_the_declared_code_and_params(stage: str) -> None:
+    spec = dvc_stage(stage)
+    code = [d for d in spec["deps"] if d.startswith("pipeline")]
+    assert sorted(code) == sorted(STAGES[stage].code), f"dvc.yaml's deps of {stage} differ from pipeline/stages.py"
+    params = [re.sub(r"\$\{item\.\w+\}", ITEM, p) for p in spec.get("params", [])]
+    assert sorted(params) == sorted(STAGES[stage].params), (
+        f"dvc.yaml's params of {stage} differ from pipeline/stages.py"
     )
 
 
-def test_stage_reads_cover_the_policy_fingerprint() -> None:
-    """The derivation misses nothing the policy run's resume fingerprint reads."""
-    tree, _ = syntax("pipeline/policy/train.py")
-    fp = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "fp")
-    keys = {k.value for k in fp.keys if isinstance(k, ast.Constant)} - {"seed", "architecture"}
-    expected = {"env", f"policy.variants.{ITEM}"} | {f"policy.{k}" for k in keys - {"env", "variant"}}
-    assert expected <= function_reads(STAGE_ENTRY["policy"], STAGE_FUNCTION["policy"])
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_declared_code_is_exactly_what_the_entry_point_imports(stage: str) -> None:
+    files, code = imported_files(STAGE_ENTRY[stage]), STAGES[stage].code
+    missing = sorted(f for f in files if not covered(f, code))
+    assert not missing, f"stage {stage} imports {missing}; declare them in pipeline/stages.py and dvc.yaml"
+    unused = [d for d in code if not any(covered(f, (d,)) for f in files)]
+    assert not unused, f"stage {stage} declares code {unused} it never imports"
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_entry_point_hands_its_stage_the_declared_view(stage: str) -> None:
+    source = (ROOT / STAGE_ENTRY[stage]).read_text()
+    assert f'stage_view("{stage}", load_params(' in source
+
+
+def test_view_keeps_declared_keys_and_guards_the_rest(tiny_params: dict) -> None:
+    params = Params.model_validate(tiny_params)
+    encoder = params.pretrain.encoders[0]
+    view = stage_view("pretrain", params, encoder)
+    assert view.pretrain.max_epochs == params.pretrain.max_epochs
+    assert view.pretrain.encoder_block(encoder) == params.pretrain.encoder_block(encoder)
+    assert view.paths == params.paths  # where a stage reads and writes: its deps and outs
+    with pytest.raises(UndeclaredParam, match=r"stage 'pretrain' read params key 'pretrain\.encoders'"):
+        list(view.pretrain.encoders)
+    with pytest.raises(UndeclaredParam, match="'env'"):
+        print(view.env.image_size)
+    with pytest.raises(UndeclaredParam, match="'policy'"):
+        bool(view.policy.total_steps > 0)
+    assert params.pretrain.encoders == Params.model_validate(tiny_params).pretrain.encoders  # the loaded ones untouched
+
+
+def test_view_of_a_matrix_mapping_holds_only_its_item(tiny_params: dict) -> None:
+    params = Params.model_validate(tiny_params)
+    names = list(params.policy.variants)
+    view = stage_view("policy", params, names[0])
+    assert view.policy.variants[names[0]] == params.policy.variants[names[0]]
+    assert names[0] in view.policy.variants
+    assert view.policy.n_envs == params.policy.n_envs
+    with pytest.raises(UndeclaredParam, match=rf"policy\.variants\.{names[1]}"):
+        view.policy.variants[names[1]]
+    with pytest.raises(UndeclaredParam, match="all of it"):
+        list(view.policy.variants)
+    with pytest.raises(UndeclaredParam, match="policy.run"):
+        len(view.policy.run)
+
+
+def test_a_stage_reading_an_undeclared_key_stops_with_one_line(
+    tiny_params: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Through the real entry point: the report reads ``policy.total_steps``, which it does not declare; the stage
+    ends with exit code 2 and one line naming the key."""
+    import pipeline.report.stage
+    from pipeline.report.__main__ import main
+
+    from .conftest import write_params
+
+    views: list[Params] = []
+
+    def view_kept(stage: str, params: Params, item: str | None = None) -> Params:
+        views.append(stage_view(stage, params, item))
+        return views[-1]
+
+    def reads_total_steps(*args: object) -> None:
+        print(views[-1].policy.total_steps + 1)
+
+    monkeypatch.setattr("pipeline.report.__main__.stage_view", view_kept)
+    monkeypatch.setattr(pipeline.report.stage, "make_report", reads_total_steps)
+    with pytest.raises(SystemExit) as stop:
+        main(["--params", str(write_params(tmp_path, tiny_params))])
+    assert stop.value.code == 2
+    assert "read params key 'policy.total_steps'" in capsys.readouterr().err

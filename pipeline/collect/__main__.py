@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
 from pipeline.config import load_params
+from pipeline.stages import stage_view
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -12,7 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         from pipeline.collect.core import collect
 
-        params = load_params(args.params)  # validated before any work
+        params = stage_view("collect", load_params(args.params))  # validated before any work
         collect(params.env, params.collect, params.paths.dataset)
 
     run_stage(body)

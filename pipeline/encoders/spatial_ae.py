@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from pipeline.encoders.keypoints import GaussianMapDecoder, KeypointTrunk
 from pipeline.encoders.losses import Batch, weighted_recon_loss
-from pipeline.encoders.spec import Channels, EncoderSpec, Objective, check_channels
+from pipeline.encoders.spec import EncoderSpec, Objective, SoftmaxTemperature, TrunkChannels
 from pipeline.nets import frames_to_tensor
 from pipeline.params import StrictModel
 
@@ -23,18 +23,11 @@ class SpatialAEConfig(StrictModel):
 
     num_keypoints: int = Field(16, ge=1, le=256, description="K; the latent is the 2K keypoint (x, y) coordinates.")
     recon_size: int = Field(32, ge=8, le=128, description="Side of the downsampled grayscale reconstruction target.")
-    channels: Channels = Field(
-        (64, 32), description="Conv widths before the K-channel keypoint conv (first conv stride 2; 1-3 layers)."
-    )
+    channels: TrunkChannels = (64, 32)
     slowness_weight: float = Field(
         1.0, ge=0.0, le=1000.0, description="Weight of ||kp(t+1) - kp(t)||^2 between consecutive frames."
     )
-    softmax_temperature: float = Field(
-        0.1,
-        gt=0.0,
-        le=10.0,
-        description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps.",
-    )
+    softmax_temperature: SoftmaxTemperature = 0.1
     softmax_logits: Literal["raw", "tanh"] = Field(
         "raw",
         description="raw: the keypoint conv feeds the spatial softmax as is; "
@@ -53,12 +46,6 @@ class SpatialAEConfig(StrictModel):
     blob_sigma: float = Field(
         0.1, gt=0.0, le=1.0, description="gaussian decoder: blob std in image units ([-1, 1] across the frame)."
     )
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v: Channels) -> Channels:
-        """1-3 conv layers of 1..512 channels."""
-        return check_channels(v, 3)
 
 
 def to_gray(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -156,4 +143,5 @@ SPEC = EncoderSpec(
     SpatialAutoencoder,
     Objective(spatial_ae_loss, spatial_ae_prepare),
     pictures=("reconstructions", "keypoints"),
+    keypoint_latent=True,
 )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import AfterValidator, Field
 from torch import nn
 
 from pipeline.encoders.losses import keep_median
@@ -36,6 +37,20 @@ def check_channels(v: Channels, max_len: int) -> Channels:
     if any(not 1 <= c <= 512 for c in v):
         raise ValueError(f"every channel count must be in 1..512 (got {list(v)})")
     return v
+
+
+def conv_widths(max_len: int, description: str) -> Any:
+    """A field type: ``Channels`` validated by :func:`check_channels` with ``max_len`` layers at most."""
+    return Annotated[Channels, AfterValidator(lambda v: check_channels(v, max_len)), Field(description=description)]
+
+
+TrunkChannels = conv_widths(3, "Conv widths before the K-channel keypoint conv (first conv stride 2; 1-3 layers).")
+"""the keypoint trunk's conv widths (``spatial_ae``, ``supervised``)"""
+SoftmaxTemperature = Annotated[float, Field(
+    gt=0.0, le=10.0,
+    description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps.",
+)]  # fmt: skip
+"""the keypoint trunk's initial spatial-softmax temperature"""
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,9 @@ class EncoderSpec:
     """config overrides of the random-init control the probes compare against (none: the same config, fresh seed)"""
     external_weights: bool = False
     """``model`` also takes ``load_weights``: it reads a weights file its config names (artifacts load without)"""
+    keypoint_latent: bool = False
+    """its latent starts with ``2K`` spatial-softmax coordinates ``[x_1..x_K, y_1..y_K]`` (``num_keypoints`` in its
+    config): the keypoint goal space selects from them"""
 
     @property
     def trainable(self) -> bool:

@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from pipeline.encoders.keypoints import KeypointTrunk
 from pipeline.encoders.losses import Batch
-from pipeline.encoders.spec import Channels, EncoderSpec, Objective, check_channels
+from pipeline.encoders.spec import EncoderSpec, Objective, SoftmaxTemperature, TrunkChannels
 from pipeline.nets import frames_to_tensor
 from pipeline.params import StrictModel
 
@@ -26,25 +26,12 @@ class SupervisedConfig(StrictModel):
     num_keypoints: int = Field(
         16, ge=1, le=256, description="K; the latent is 2K keypoint coords + the 6 standardised predictions."
     )
-    channels: Channels = Field(
-        (64, 32), description="Conv widths before the K-channel keypoint conv (first conv stride 2; 1-3 layers)."
-    )
+    channels: TrunkChannels = (64, 32)
     head_hidden: int = Field(
         128, ge=1, le=4096, description="Hidden width of the MLP head from keypoints to the 6 targets."
     )
-    softmax_temperature: float = Field(
-        0.1,
-        gt=0.0,
-        le=10.0,
-        description="Initial (learned) spatial-softmax temperature; 1.0 leaves the maps diffuse for hundreds of steps.",
-    )
+    softmax_temperature: SoftmaxTemperature = 0.1
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v: Channels) -> Channels:
-        """1-3 conv layers of 1..512 channels."""
-        return check_channels(v, 3)
 
 
 class KeypointRegressor(nn.Module):
@@ -121,5 +108,9 @@ def supervised_loss(
 
 
 SPEC = EncoderSpec(
-    SupervisedConfig, KeypointRegressor, Objective(supervised_loss, supervised_prepare), pictures=("keypoints",)
+    SupervisedConfig,
+    KeypointRegressor,
+    Objective(supervised_loss, supervised_prepare),
+    pictures=("keypoints",),
+    keypoint_latent=True,
 )

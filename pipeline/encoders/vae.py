@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from pipeline.encoders.losses import Batch, weighted_recon_loss
-from pipeline.encoders.spec import Channels, EncoderSpec, Objective, check_channels
+from pipeline.encoders.spec import EncoderSpec, Objective, conv_widths
 from pipeline.nets import check_image_size, conv_out_hw, frames_to_tensor
 from pipeline.params import StrictModel
 
@@ -20,19 +20,12 @@ class VAEConfig(StrictModel):
     beta: float = Field(
         1.0, ge=0.0, le=100.0, description="KL weight; recon term is a per-image sum of squared errors."
     )
-    channels: Channels = Field(
-        (32, 64, 128, 256), description="Encoder conv widths (4x4, stride 2 each; 1-4 layers); decoder mirrors them."
-    )
+    channels: conv_widths(4, "Encoder conv widths (4x4, stride 2 each; 1-4 layers); decoder mirrors them.") = (
+        32, 64, 128, 256)  # fmt: skip
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     fg_weight: float = Field(
         10.0, ge=0.0, le=1000.0, description="Extra loss weight on pixels differing from the median frame; 0 disables."
     )
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v: Channels) -> Channels:
-        """1-4 conv layers of 1..512 channels."""
-        return check_channels(v, 4)
 
 
 class ConvVAE(nn.Module):

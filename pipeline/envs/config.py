@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from pipeline.params import StrictModel
 
@@ -56,18 +56,12 @@ class EnvConfig(StrictModel):
     max_episode_steps: int = Field(50, ge=1, le=1000)
     """episode length (the Fetch default is 50)"""
 
-    @field_validator("id")
+    @field_validator("id", "camera")
     @classmethod
-    def _known_env(cls, v: str) -> str:
-        if v not in FETCH_ENV_IDS:
-            raise ValueError(f"unknown env id {v!r}; allowed: {', '.join(FETCH_ENV_IDS)}")
-        return v
-
-    @field_validator("camera")
-    @classmethod
-    def _known_camera(cls, v: str) -> str:
-        if v not in CAMERA_CHOICES:
-            raise ValueError(f"unknown camera {v!r}; allowed: {', '.join(CAMERA_CHOICES)}")
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        what, allowed = ("env id", FETCH_ENV_IDS) if info.field_name == "id" else ("camera", CAMERA_CHOICES)
+        if v not in allowed:
+            raise ValueError(f"unknown {what} {v!r}; allowed: {', '.join(allowed)}")
         return v
 
     @property

@@ -6,6 +6,7 @@ from pipeline.cli import base_parser, run_stage
 from pipeline.config import load_params
 from pipeline.goalspace.stage import fit_goal_spaces, summary
 from pipeline.params import ParamsError
+from pipeline.stages import stage_view
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        params = load_params(args.params)
+        params = stage_view("goal_space", load_params(args.params), args.encoder)
         p, pre = params.paths, params.pretrain
         if not (p.encoders / args.encoder).is_dir():
             raise ParamsError(f"encoder {args.encoder!r} not found under {p.encoders} (run the pretrain stage)")

@@ -33,7 +33,7 @@ class GoalSpaceConfig(StrictModel):
     """Goal spaces fitted on an encoder's latents of the pretraining dataset (``python -m pipeline.goalspace``)."""
 
     keypoints: KeypointGoalConfig = Field(default_factory=KeypointGoalConfig)
-    """label-free object keypoints (keypoint encoders: spatial_ae, supervised)"""
+    """label-free object keypoints (encoders with a keypoint latent: spatial_ae, supervised, atc)"""
     distance_head: DistanceHeadConfig = Field(default_factory=DistanceHeadConfig)
     """goal-distance head trained on pairs with the block's positions (uses labels at pretraining)"""
     max_frames: int = Field(30_000, ge=10)

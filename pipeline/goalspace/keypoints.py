@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.encoders.registry import encoder_spec
 from pipeline.goalspace.base import GoalSpace
 from pipeline.goalspace.config import GoalSpaceConfig
 from pipeline.goalspace.data import FitData
 
-KEYPOINT_ENCODERS = ("spatial_ae", "supervised")
-"""encoders whose latent starts with ``2K`` spatial-softmax coordinates laid out ``[x_1..x_K, y_1..y_K]``"""
 MOVING_MIN = 0.1
 """a keypoint counts as moving between episodes when its between-episode variance is at least this share of the
 largest one (else it is background, whose variance ratio is noise over noise)"""
@@ -101,7 +100,7 @@ class KeypointGoalSpace(GoalSpace):
     @classmethod
     def fit(cls, cfg: GoalSpaceConfig, data: FitData) -> KeypointGoalSpace | None:
         """Select from the training latents and episode ids only (no labels); None for non-keypoint encoders."""
-        if data.encoder_name not in KEYPOINT_ENCODERS:
+        if not encoder_spec(data.encoder_name).keypoint_latent:
             return None
         k = int(data.encoder_config["num_keypoints"])
         chosen = select_object_keypoints(keypoint_xy(data.z, k), data.episodes, cfg.keypoints.count)

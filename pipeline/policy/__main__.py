@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline.cli import base_parser, run_stage
 from pipeline.config import load_params
+from pipeline.stages import stage_view
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.policy.train import PolicyPaths, train_policy
 
     def body() -> None:
-        params = load_params(args.params)
+        params = stage_view("policy", load_params(args.params), args.variant)
         train_policy(params.env, params.policy, args.variant, args.seed, PolicyPaths.of(params.paths))
 
     run_stage(body, (RunError, PriorDataError, DatasetError))

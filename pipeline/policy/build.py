@@ -152,7 +152,12 @@ def seed_prior(
         info = {"prior_policy": dict(open_dataset(dataset).attrs).get("policy")}
     else:
         obs, actions, info = prior_observations(
-            dataset, variant, env_cfg, getattr(env, "encoder", None), variant.prior_episodes
+            dataset,
+            variant,
+            env_cfg,
+            getattr(env, "encoder", None),
+            variant.prior_episodes,
+            getattr(env, "obs_space", None),
         )
         reward = lambda a, d, infos: env.env_method("compute_reward", a, d, infos, indices=[0])[0]  # noqa: E731
         buf.prior_rows[0] = seed_replay(buf, obs, actions, reward) // buf.n_envs

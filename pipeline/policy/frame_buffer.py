@@ -1,15 +1,16 @@
-"""HER replay buffer for frame-stacked pixel observations that stores every frame once.
+"""HER replay buffer for frame-stacked observations that stores every frame once.
 
-Observation convention (produced by :class:`~pipeline.policy.frame_stack.PixelFrameStack`): ``pixels`` is uint8
-``(3*k, H, W)``,
-channel-first, frames oldest first (``pixels[-3:]`` is the newest frame); at the start of an episode
-the stack is padded by repeating the first frame (``padding="repeat"``, as DrQ-v2's / gymnasium's
-frame stacks do) or with zeros (``padding="zero"``, as SB3's ``VecFrameStack``).
+Two stack layouts (:mod:`pipeline.policy.frame_stack`): pixel variants' ``pixels`` uint8 ``(3*k, H, W)``,
+channel-first, frames oldest first (``pixels[-3:]`` is the newest frame), as
+:class:`~pipeline.policy.frame_stack.PixelFrameStack` produces; latent variants' ``observation``, ``k`` latents oldest
+first and the newest frame's proprio, as :class:`~pipeline.policy.observation.ObservationFlow` produces. At the start
+of an episode the stack is padded by repeating the first frame (``padding="repeat"``, as DrQ-v2's / gymnasium's
+frame stacks and the latent flow do) or with zeros (``padding="zero"``, as SB3's ``VecFrameStack``).
 
-Storage: the newest frame of each transition's ``obs`` goes to ``frames[pos, env]`` as uint8 (H, W, 3);
+Storage: the newest item (frame, or latent + proprio) of each transition's ``obs`` goes to ``frames[pos, env]``;
 ``next_obs`` of step t is ``obs`` of step t+1 within an episode, so only the episode's final
-``next_obs`` frame (terminal / timeout observation) is stored extra, in a small ring ``final_frames``
-of ``final_frame_fraction * buffer_size`` slots per env. The vector keys are stored for obs and
+``next_obs`` item (terminal / timeout observation) is stored extra, in a small ring ``final_frames``
+of ``final_frame_fraction * buffer_size`` slots per env. The other keys are stored for obs and
 next_obs by SB3's ``DictReplayBuffer`` as usual, so HER goal selection and reward recomputation are
 SB3's own code: for the same transitions and seed, samples equal ``HerReplayBuffer``'s.
 
@@ -30,21 +31,24 @@ from gymnasium import spaces
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from stable_baselines3.her.goal_selection_strategy import GoalSelectionStrategy
-from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
-from pipeline.policy.frame_stack import Padding
+from pipeline.policy.frame_stack import LatentStack, Padding, PixelStack
+from pipeline.policy.prior import PriorHerReplayBuffer
 
 
-class FrameHerReplayBuffer(HerReplayBuffer):
-    """``HerReplayBuffer`` that stores each pixel frame once and rebuilds frame stacks at sample time.
+class FrameHerReplayBuffer(PriorHerReplayBuffer):
+    """``HerReplayBuffer`` that stores each frame once and rebuilds frame stacks at sample time (with
+    :class:`PriorHerReplayBuffer`'s ``prior_share``: prior data's share of each batch).
 
     Extra parameters (the others are ``HerReplayBuffer``'s):
 
     :param frame_stack: k, frames per observation (``pixels`` has 3k channels)
     :param padding: how the env pads stacks at episode start (``"repeat"`` or ``"zero"``)
     :param final_frame_fraction: final-frame ring slots per env, as a fraction of ``buffer_size``
-    :param pixel_key: observation key of the frame stack
+    :param pixel_key: observation key of a pixel frame stack
     :param check_stacks: verify at every ``add`` that the given stacks equal the rebuilt ones (slow, for tests)
+    :param latent_dim: stack latents of this size in ``observation`` (:class:`LatentStack`) instead of pixels
+    :param prior_share: share of each batch drawn from the seeded prior episodes (None: SB3's sampling)
     """
 
     def __init__(
@@ -65,38 +69,40 @@ class FrameHerReplayBuffer(HerReplayBuffer):
         final_frame_fraction: float = 0.1,
         pixel_key: str = "pixels",
         check_stacks: bool = False,
+        latent_dim: int | None = None,
+        prior_share: float | None = None,
     ):
-        c, h, w = observation_space[pixel_key].shape
-        assert c == 3 * frame_stack, f"{pixel_key} has {c} channels, expected 3 * frame_stack = {3 * frame_stack}"
+        if latent_dim is None:
+            c, h, w = observation_space[pixel_key].shape
+            assert c == 3 * frame_stack, f"{pixel_key} has {c} channels, expected 3 * frame_stack = {3 * frame_stack}"
+            layout: PixelStack | LatentStack = PixelStack(frame_stack, h, w, pixel_key)
+        else:
+            width = observation_space["observation"].shape[0]
+            layout = LatentStack(frame_stack, latent_dim, width - frame_stack * latent_dim)
+            assert layout.rest >= 0, (
+                f"observation has {width} numbers, fewer than {frame_stack} latents of {latent_dim}"
+            )
         assert padding in ("repeat", "zero")
-        # The parent only allocates the (small) vector keys; pixels are stored as single frames below.
-        vector_space = spaces.Dict({k: s for k, s in observation_space.spaces.items() if k != pixel_key})
+        # The parent only allocates the (small) other keys; the stacked key is stored as single items below.
+        vector_space = spaces.Dict({k: s for k, s in observation_space.spaces.items() if k != layout.key})
         super().__init__(
             buffer_size, vector_space, action_space, env, device, n_envs, optimize_memory_usage,
             handle_timeout_termination, n_sampled_goal, goal_selection_strategy, copy_info_dict,
+            prior_share=prior_share,
         )  # fmt: skip
         self.observation_space = observation_space
-        self.frame_stack, self.padding, self.pixel_key, self.check_stacks = (
-            frame_stack,
-            padding,
-            pixel_key,
-            check_stacks,
-        )
-        self.frame_shape = (h, w, 3)
-        self.frames = np.zeros((self.buffer_size, self.n_envs, h, w, 3), dtype=np.uint8)
+        self.layout, self.frame_stack, self.padding, self.check_stacks = layout, frame_stack, padding, check_stacks
+        shape, dtype = layout.item
+        self.frames = np.zeros((self.buffer_size, self.n_envs, *shape), dtype=dtype)
         self.n_final = max(1, int(final_frame_fraction * self.buffer_size))
-        self.final_frames = np.zeros((self.n_final, self.n_envs, h, w, 3), dtype=np.uint8)
+        self.final_frames = np.zeros((self.n_final, self.n_envs, *shape), dtype=dtype)
         self.final_slot = np.full((self.buffer_size, self.n_envs), -1, dtype=np.int64)  # transition -> ring slot
         self.final_owner = np.full((self.n_final, self.n_envs), -1, dtype=np.int64)  # ring slot -> transition
         self._final_pos = np.zeros(self.n_envs, dtype=np.int64)
-        self._last_next_frame = np.zeros((self.n_envs, h, w, 3), dtype=np.uint8)
+        self._last_next_frame = np.zeros((self.n_envs, *shape), dtype=dtype)
         self._last_next_pixels: np.ndarray | None = None  # only with check_stacks
         self._last_done = np.ones(self.n_envs, dtype=bool)
         self.n_dropped_episodes = 0
-
-    def _newest_frame(self, pixels: np.ndarray) -> np.ndarray:
-        """(n_envs, 3k, H, W) -> newest frame (n_envs, H, W, 3)."""
-        return np.asarray(pixels)[:, -3:].transpose(0, 2, 3, 1)  # (n_envs, 3, H, W) -> (n_envs, H, W, 3)
 
     def add(  # type: ignore[override]
         self,
@@ -107,15 +113,15 @@ class FrameHerReplayBuffer(HerReplayBuffer):
         done: np.ndarray,
         infos: list[dict[str, Any]],
     ) -> None:
-        pos = self.pos
-        self.frames[pos] = self._newest_frame(obs[self.pixel_key])
-        self._last_next_frame[:] = self._newest_frame(next_obs[self.pixel_key])
+        pos, key = self.pos, self.layout.key
+        self.frames[pos] = self.layout.newest(obs[key])
+        self._last_next_frame[:] = self.layout.newest(next_obs[key])
         self.final_slot[pos] = -1
         super().add(obs, next_obs, action, reward, done, infos)  # vectors + episode bookkeeping, advances pos
         for env_idx in np.flatnonzero(done):
             self._store_final_frame(pos, int(env_idx))
         if self.check_stacks:
-            self._check(pos, obs[self.pixel_key], next_obs[self.pixel_key], np.asarray(done, dtype=bool))
+            self._check(pos, obs[key], next_obs[key], np.asarray(done, dtype=bool))
 
     def _store_final_frame(self, transition: int, env_idx: int) -> None:
         """Put the last ``next_obs`` frame of ``env_idx`` in its final-frame ring, for episode end ``transition``."""
@@ -147,32 +153,32 @@ class FrameHerReplayBuffer(HerReplayBuffer):
             self._store_final_frame(last, int(env_idx))
 
     def _frame_stack(self, batch_indices: np.ndarray, env_indices: np.ndarray, next_obs: bool) -> np.ndarray:
-        """Rebuild uint8 (B, 3k, H, W) stacks of ``obs`` (or ``next_obs``) of the given transitions."""
-        k, (h, w, _) = self.frame_stack, self.frame_shape
+        """Rebuild the stacks (``(B, 3k, H, W)`` pixels or ``(B, k*L + P)`` latents) of ``obs`` (or ``next_obs``) of
+        the given transitions."""
+        k = self.frame_stack
         start = self.ep_start[batch_indices, env_indices]  # (B,)
         t_in_ep = (batch_indices - start) % self.buffer_size  # (B,)
         src_in_ep = t_in_ep[:, None] + np.arange(1 - k, 1)[None, :] + int(next_obs)  # (B, k), oldest..newest
         src = (start[:, None] + np.maximum(src_in_ep, 0)) % self.buffer_size  # (B, k), repeat-padded
-        frames = self.frames[src, env_indices[:, None]]  # (B, k, H, W, 3)
+        frames = self.frames[src, env_indices[:, None]]  # (B, k, *item)
         if next_obs:
-            # the newest next frame of an episode's last transition lives in the final-frame ring
+            # the newest next item of an episode's last transition lives in the final-frame ring
             rows = np.flatnonzero(src_in_ep[:, -1] == self.ep_length[batch_indices, env_indices])
             slots = self.final_slot[batch_indices[rows], env_indices[rows]]
             frames[rows, -1] = self.final_frames[slots, env_indices[rows]]
         if self.padding == "zero":
             frames[src_in_ep < 0] = 0
-        frames = frames.transpose(0, 1, 4, 2, 3)  # (B, k, H, W, 3) -> (B, k, 3, H, W)
-        return frames.reshape(len(batch_indices), 3 * k, h, w)  # (B, k, 3, H, W) -> (B, 3k, H, W)
+        return self.layout.assemble(frames)
 
     def _check(self, pos: int, pixels: np.ndarray, next_pixels: np.ndarray, done: np.ndarray) -> None:
         """Raise if the env's stacks disagree with the rebuilt ones (wrong frame_stack / padding / next_obs)."""
         envs = np.arange(self.n_envs)
         batch = np.full(self.n_envs, pos)
         if not np.array_equal(self._frame_stack(batch, envs, next_obs=False), pixels):
-            raise ValueError("obs pixels differ from the rebuilt frame stack: check frame_stack / padding")
+            raise ValueError("obs stacks differ from the rebuilt frame stack: check frame_stack / padding")
         ended = np.flatnonzero(done)
         if len(ended) and not np.array_equal(self._frame_stack(batch[ended], ended, next_obs=True), next_pixels[ended]):
-            raise ValueError("terminal next_obs pixels differ from the rebuilt frame stack")
+            raise ValueError("terminal next_obs stacks differ from the rebuilt frame stack")
         cont = np.flatnonzero(~self._last_done)
         if self._last_next_pixels is not None and not np.array_equal(self._last_next_pixels[cont], pixels[cont]):
             raise ValueError("next_obs of the previous step differs from this obs within an episode")
@@ -181,12 +187,10 @@ class FrameHerReplayBuffer(HerReplayBuffer):
     def _with_pixels(
         self, data: DictReplayBufferSamples, batch_indices: np.ndarray, env_indices: np.ndarray
     ) -> DictReplayBufferSamples:
-        """Add the rebuilt ``pixels`` to the parent's vector-only samples, keys in observation-space order."""
-        obs = {**data.observations, self.pixel_key: self.to_torch(self._frame_stack(batch_indices, env_indices, False))}
-        next_obs = {
-            **data.next_observations,
-            self.pixel_key: self.to_torch(self._frame_stack(batch_indices, env_indices, True)),
-        }
+        """Add the rebuilt stacks to the parent's samples of the other keys, keys in observation-space order."""
+        key = self.layout.key
+        obs = {**data.observations, key: self.to_torch(self._frame_stack(batch_indices, env_indices, False))}
+        next_obs = {**data.next_observations, key: self.to_torch(self._frame_stack(batch_indices, env_indices, True))}
         keys = list(self.observation_space.spaces)
         return data._replace(observations={k: obs[k] for k in keys}, next_observations={k: next_obs[k] for k in keys})
 
@@ -203,13 +207,13 @@ class FrameHerReplayBuffer(HerReplayBuffer):
         )
 
     def frame_arrays(self) -> list[np.ndarray]:
-        """The arrays holding pixels."""
+        """The arrays holding the stacked items."""
         return [self.frames, self.final_frames]
 
     def bytes_per_transition(self, frames_only: bool = False) -> float:
         """Allocated bytes / capacity (``buffer_size * n_envs``), from the arrays' ``nbytes``.
 
-        :param frames_only: count only the pixel arrays (compare with ``frame_nbytes``)
+        :param frames_only: count only the stacked items' arrays (compare with ``frame_nbytes``)
         """
         arrays = self.frame_arrays()
         if not frames_only:
@@ -220,5 +224,5 @@ class FrameHerReplayBuffer(HerReplayBuffer):
 
     @property
     def frame_nbytes(self) -> int:
-        """Bytes of one uint8 (H, W, 3) frame."""
-        return int(np.prod(self.frame_shape))
+        """Bytes of one stored item (a uint8 (H, W, 3) frame, or a latent and proprio)."""
+        return int(self.frames[0, 0].nbytes)

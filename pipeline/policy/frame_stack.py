@@ -1,9 +1,11 @@
-"""Frame stacking for pixel envs: the observation convention :class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer`
-stores ("pixels" uint8 (3k, H, W), channel-first, oldest frame first)."""
+"""Frame stacks: the pixel frame stack wrapper, and the stack layouts that
+:class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer` stores one item per frame of (pixels: uint8 (3k, H, W),
+channel-first, oldest frame first; latents: k latents, oldest first, then the newest frame's proprio)."""
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -47,3 +49,55 @@ class PixelFrameStack(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._frames.append(obs[self.pixel_key])
         return self._observation(obs), reward, terminated, truncated, info
+
+
+@dataclass(frozen=True)
+class PixelStack:
+    """``pixels`` uint8 ``(3k, H, W)`` as :class:`PixelFrameStack` stacks them; one item is one ``(H, W, 3)`` frame."""
+
+    k: int
+    h: int
+    w: int
+    key: str = "pixels"
+
+    @property
+    def item(self) -> tuple[tuple[int, ...], type]:
+        """Shape and dtype of one stored item."""
+        return (self.h, self.w, 3), np.uint8
+
+    def newest(self, value: np.ndarray) -> np.ndarray:
+        """``(n, 3k, H, W)`` -> the newest frames ``(n, H, W, 3)``."""
+        return np.asarray(value)[:, -3:].transpose(0, 2, 3, 1)  # (n, 3, H, W) -> (n, H, W, 3)
+
+    def assemble(self, items: np.ndarray) -> np.ndarray:
+        """``(B, k, H, W, 3)`` items, oldest first -> ``(B, 3k, H, W)``."""
+        items = items.transpose(0, 1, 4, 2, 3)  # (B, k, H, W, 3) -> (B, k, 3, H, W)
+        return items.reshape(len(items), 3 * self.k, self.h, self.w)  # (B, k, 3, H, W) -> (B, 3k, H, W)
+
+
+@dataclass(frozen=True)
+class LatentStack:
+    """``observation`` float32 ``(k*L + P,)`` as :class:`~pipeline.policy.observation.ObservationFlow` stacks latents:
+    ``k`` latents, oldest first, then ``P`` numbers of the newest frame (proprio). One item is a frame's latent and
+    its ``P`` numbers, ``(L + P,)``: each latent is stored once instead of ``2k`` times."""
+
+    k: int
+    latent: int
+    rest: int
+    key: str = "observation"
+
+    @property
+    def item(self) -> tuple[tuple[int, ...], type]:
+        return (self.latent + self.rest,), np.float32
+
+    def newest(self, value: np.ndarray) -> np.ndarray:
+        """``(n, k*L + P)`` -> the newest latent and the rest, ``(n, L + P)``."""
+        return np.asarray(value)[:, (self.k - 1) * self.latent :]  # the newest latent and the rest are the tail
+
+    def assemble(self, items: np.ndarray) -> np.ndarray:
+        """``(B, k, L + P)`` items, oldest first -> ``(B, k*L + P)``."""
+        latents = items[:, :, : self.latent].reshape(len(items), self.k * self.latent)  # (B, k, L) -> (B, k*L)
+        return np.concatenate([latents, items[:, -1, self.latent :]], axis=1)  # + the newest frame's (B, P)
+
+
+StackLayout = PixelStack | LatentStack

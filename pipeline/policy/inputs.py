@@ -20,6 +20,7 @@ from pipeline.config import load_params
 from pipeline.io import exclusive, write_json
 from pipeline.params import ParamsError
 from pipeline.policy.config import PolicyConfig, variant_named
+from pipeline.stages import stage_view
 
 
 def tree_hash(path: Path) -> str:
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        params = load_params(args.params)
+        params = stage_view("policy_inputs", load_params(args.params), args.variant)
         p = params.paths
         path = write_inputs(params.policy, args.variant, p.encoders, p.dataset, p.goal_spaces, p.inputs)
         print(f"policy inputs {args.variant}: {json.loads(path.read_text())['encoder'] or 'no encoder'} -> {path}")

@@ -12,6 +12,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from pipeline.policy.agent import ALGOS, algo_kwargs, uses_worker_processes
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.critic_norm import LAYERNORM_POLICIES
+from pipeline.policy.frame_buffer import FrameHerReplayBuffer
 from pipeline.policy.normalize import VectorInputs
 from pipeline.policy.prior import PriorHerReplayBuffer
 from pipeline.policy.warmup import scripted_warmup
@@ -30,8 +31,9 @@ def build_model(
     harness's options (:mod:`pipeline.policy.agent`) and the variant's networks.
 
     State and latent variants normalise their vector inputs inside the networks (:class:`VectorInputs`); pixel
-    variants get a CNN extractor and encoder routing (:func:`pipeline.policy.pixel.pixel_networks`) and a replay
-    that stores each frame once (:class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer`).
+    variants get a CNN extractor and encoder routing (:func:`pipeline.policy.pixel.pixel_networks`). Pixel and
+    latent variants store each frame (or latent) once in the replay
+    (:class:`~pipeline.policy.frame_buffer.FrameHerReplayBuffer`).
 
     :param overlap: when ``env`` steps in worker processes, run each update while they step (ignored for
         in-process envs and pixel variants)
@@ -43,7 +45,6 @@ def build_model(
         "goal_selection_strategy": variant.her.goal_selection_strategy,
     }
     if variant.obs == "pixel":
-        from pipeline.policy.frame_buffer import FrameHerReplayBuffer
         from pipeline.policy.pixel import pixel_networks
 
         policy, policy_kwargs = pixel_networks(variant)
@@ -62,6 +63,9 @@ def build_model(
             },
         }
         replay = PriorHerReplayBuffer if variant.prior_data else HerReplayBuffer
+        if variant.obs == "latent":  # each frame's latent stored once, stacks rebuilt at sample time
+            replay = FrameHerReplayBuffer
+            replay_kwargs.update(frame_stack=variant.frame_stack, latent_dim=env.stack_width)
         if variant.prior_data:
             replay_kwargs["prior_share"] = variant.prior_share
         source = getattr(env, "raw_observations", None)

@@ -20,7 +20,9 @@ from pipeline.collect.dataset import load_dataset
 from pipeline.encoders import LoadedEncoder
 from pipeline.envs import EnvConfig
 from pipeline.errors import PipelineError
+from pipeline.goalspace import GoalSpace
 from pipeline.policy.config import VariantConfig
+from pipeline.policy.observation import Frames, ObservationFlow
 
 
 class PriorDataError(PipelineError, ValueError):
@@ -28,12 +30,18 @@ class PriorDataError(PipelineError, ValueError):
 
 
 def prior_observations(
-    dataset: Path, variant: VariantConfig, env_cfg: EnvConfig, encoder: LoadedEncoder | None, max_episodes: int | None
+    dataset: Path,
+    variant: VariantConfig,
+    env_cfg: EnvConfig,
+    encoder: LoadedEncoder | None,
+    max_episodes: int | None,
+    obs_space: GoalSpace | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """The dataset's episodes as the variant observes them: ``obs[key]`` ``(E, T + 1, d)``, actions ``(E, T, 4)``.
 
-    The variant is a latent or proprio one with vector goals (``pipeline.policy.rules``:
-    ``prior_data_needs_vector_inputs``, ``obs_space_without_prior_data``).
+    Built by the env wrapper's own :class:`~pipeline.policy.observation.ObservationFlow`, one row per episode. The
+    variant is a latent or proprio one with vector goals (``pipeline.policy.rules``:
+    ``prior_data_needs_vector_inputs``); ``obs_space`` is the projection its latent stack holds (default: whole).
 
     :raises PriorDataError: a dataset of another env / camera / image size than the variant's encoder
     """
@@ -53,20 +61,16 @@ def prior_observations(
     fpe = int(attrs["frames_per_episode"])
     n_eps = len(data) // fpe if max_episodes is None else min(max_episodes, len(data) // fpe)
     a = {k: v[: n_eps * fpe].reshape(n_eps, fpe, *v.shape[1:]) for k, v in data.arrays.items()}  # (N,..)->(E,T+1,..)
+    raw = {"proprio": a["proprio"], "achieved_goal": a["object_pos"], "desired_goal": a["goal"]}  # (E, T+1, d)
+    z = None
     if variant.obs == "latent":
         z = encoder.encode(a["frames"].reshape(-1, *a["frames"].shape[2:])).reshape(n_eps, fpe, -1)  # (E, T+1, L)
-        k = variant.frame_stack
-        # the env wrapper's stack: oldest first, the episode's first latent repeated before it
-        stack = [z[:, np.maximum(np.arange(fpe) - (k - 1 - i), 0)] for i in range(k)]  # k x (E, T+1, L)
-        parts = [np.concatenate(stack, axis=2)] + ([a["proprio"]] if variant.proprio else [])
-        observation = np.concatenate(parts, axis=2)  # (E, T+1, k*L (+10))
-    else:
-        observation = a["proprio"]
-    obs = {
-        "observation": observation.astype(np.float32),
-        "achieved_goal": a["object_pos"].astype(np.float32),
-        "desired_goal": a["goal"].astype(np.float32),
-    }
+    flow = ObservationFlow(
+        variant, n_eps, {k: v.shape[-1] for k, v in raw.items()}, z.shape[-1] if z is not None else 0, None, obs_space
+    )
+    at = lambda t: Frames({k: v[:, t] for k, v in raw.items()}, None if z is None else z[:, t])  # noqa: E731
+    steps = [flow.reset(at(0))] + [flow.step(at(t), np.zeros(0, np.int64)) for t in range(1, fpe)]
+    obs = {k: np.stack([o[k] for o in steps], axis=1) for k in steps[0]}  # (T+1) x (E, d) -> (E, T+1, d)
     info = {"prior_episodes": n_eps, "prior_policy": attrs.get("policy")}  # transitions: as many as seed_replay adds
     return obs, a["action"][:, :-1].astype(np.float32), info
 

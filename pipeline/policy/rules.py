@@ -82,13 +82,6 @@ def obs_space_needs_latent_obs(v: VariantFields) -> str | None:
     return None
 
 
-def obs_space_without_prior_data(v: VariantFields) -> str | None:
-    """The dataset is seeded as whole latents (``pipeline.policy.prior``), not projected to a goal space."""
-    if v.obs_space != "latent" and v.prior_data:
-        return f"obs_space: {v.obs_space} does not support prior_data (set obs_space: latent or prior_data: false)"
-    return None
-
-
 def prior_data_needs_vector_inputs(v: VariantFields) -> str | None:
     if v.prior_data and (v.obs not in ("latent", "proprio") or v.goal_mode != "vector"):
         return (
@@ -144,7 +137,6 @@ VARIANT_RULES: list[Callable[[VariantFields], str | None]] = [
     achieved_window_needs_latent_goals,
     prior_goal_fraction_needs_latent_goals,
     obs_space_needs_latent_obs,
-    obs_space_without_prior_data,
     prior_data_needs_vector_inputs,
     prior_options_need_prior_data,
     object_estimate_needs_proprio,

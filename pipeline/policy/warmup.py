@@ -18,9 +18,7 @@ RawSource = Callable[[], dict[str, np.ndarray]]
 """Returns the simulator's current ``proprio`` (n, 10), ``achieved_goal`` (n, 3), ``desired_goal`` (n, 3)."""
 
 
-def scripted_warmup(
-    source: RawSource | None, noise: float, has_object: bool, seed: int
-) -> Callable[[Any], np.ndarray]:
+def scripted_warmup(source: RawSource | None, noise: float, has_object: bool, seed: int) -> Callable[[Any], np.ndarray]:
     """``warmup`` of :class:`~pipeline.policy.agent.Harness`: one pusher action per env, ``(n, 4)``.
 
     :param source: the envs' raw simulator observations (never the agent's observation); None: the agent's own

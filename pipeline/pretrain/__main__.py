@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.cli import base_parser, run_stage
 from pipeline.config import load_params
 from pipeline.encoders.registry import ENCODERS
+from pipeline.stages import stage_view
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.pretrain.train import PretrainError, PretrainPaths, pretrain_encoder
 
     def body() -> None:
-        params = load_params(args.params)
+        params = stage_view("pretrain", load_params(args.params), args.encoder)
         pretrain_encoder(params.pretrain, args.encoder, PretrainPaths.of(params.paths, args.encoder))
 
     run_stage(body, (PretrainError,))

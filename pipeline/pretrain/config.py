@@ -127,4 +127,6 @@ class PretrainConfig(StrictModel):
     def encoder_block(self, name: str) -> StrictModel | None:
         """The validated ``pretrain.<name>`` block (None: ``name`` was not registered when this was validated)."""
         block = (self.__pydantic_extra__ or {}).get(name)
+        if block is not None and not isinstance(block, StrictModel):
+            bool(block)  # raises for an undeclared block in a stage's view of the params (pipeline.stages)
         return block if isinstance(block, StrictModel) else None

@@ -7,6 +7,7 @@ import platform
 
 from pipeline.cli import base_parser, run_stage
 from pipeline.config import load_params
+from pipeline.stages import stage_view
 
 
 def machine_description() -> str:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         from pipeline.report.stage import make_report
 
-        params = load_params(args.params)
+        params = stage_view("report", load_params(args.params))
         paths = params.paths
         md, skipped = make_report(
             params.policy.run,

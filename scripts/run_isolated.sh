@@ -2,9 +2,11 @@
 # Run the whole stage graph for a profile in its own git worktree (.worktrees/<profile>), so several
 # profiles can run side by side without touching this workspace's params.yaml or data/.
 #   scripts/run_isolated.sh reach        -> .worktrees/reach/data/report/report.md
+#   scripts/run_isolated.sh label_free pretrain   -> only the stages up to pretrain (dvc repro's targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: scripts/run_isolated.sh PROFILE}
+name=${1:?usage: scripts/run_isolated.sh PROFILE [DVC_TARGET...]}
+shift
 scripts/setup.sh
 . .venv/bin/activate
 wt=.worktrees/$name
@@ -23,5 +25,5 @@ yaml.safe_dump(merged(sys.argv[1], root), open(root / "params.yaml", "w"), sort_
 PY
 cd "$wt"
 [ -d .dvc ] || dvc init -q --subdir 2>/dev/null || true
-dvc repro
-echo "report: $wt/data/report/report.md"
+dvc repro "$@"
+[ $# -gt 0 ] || echo "report: $wt/data/report/report.md"

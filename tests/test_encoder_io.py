@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from pipeline.encoders import load_encoder, save_encoder
+from pipeline.encoders.atc import ATCConfig
 from pipeline.encoders.frozen import FrozenConfig
 from pipeline.encoders.registry import ENCODERS, build_encoder
 from pipeline.encoders.spatial_ae import SpatialAEConfig
@@ -28,6 +29,7 @@ SMALL = {
     "spatial_ae": SpatialAEConfig(num_keypoints=4, recon_size=16, channels=(8, 8)),
     "supervised": SupervisedConfig(num_keypoints=4, channels=(8,), head_hidden=16),
     "frozen": FrozenConfig(resize_to=None, seed=3),
+    "atc": ATCConfig(num_keypoints=4, channels=(8,), code_dim=16, hidden=16),
 }
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, Dataset
 
+from pipeline.encoders.atc import ATCConfig
 from pipeline.encoders.frozen import FrozenConfig
 from pipeline.encoders.losses import weighted_recon_loss
 from pipeline.encoders.registry import ENCODERS, build_encoder, trainable_encoders
@@ -31,8 +32,9 @@ SMALL = {
     "spatial_ae": SpatialAEConfig(num_keypoints=4, recon_size=16, channels=(8, 8)),
     "supervised": SupervisedConfig(num_keypoints=4, channels=(8,), head_hidden=16),
     "frozen": FrozenConfig(resize_to=None),
+    "atc": ATCConfig(num_keypoints=4, channels=(8,), code_dim=16, hidden=16),
 }
-LATENT = {"vae": 8, "spatial_ae": 8, "supervised": 8 + 6, "frozen": 512}
+LATENT = {"vae": 8, "spatial_ae": 8, "supervised": 8 + 6, "frozen": 512, "atc": 8}
 
 
 def frames(n: int, size: int = SIZE, seed: int = 0) -> torch.Tensor:
@@ -204,7 +206,7 @@ def test_registry_and_params_blocks_agree() -> None:
     pre = PretrainConfig()
     for name, spec in ENCODERS.items():
         assert type(getattr(pre, name)) is spec.config and getattr(pre, name) == spec.config(), name
-    assert trainable_encoders() == ("vae", "spatial_ae", "supervised")
+    assert trainable_encoders() == ("vae", "spatial_ae", "supervised", "atc")
     assert all(set(spec.pictures) <= set(PICTURES) for spec in ENCODERS.values())
 
 

@@ -44,16 +44,17 @@ def median_frame(frames: np.ndarray, max_frames: int = 2000, seed: int = 0) -> n
 class FrameBatches(Dataset):
     """Batched access: ``dataset[list_of_indices]`` -> dict of tensors (one fancy-index per batch, not per sample).
 
-    Also returns each frame's successor in the same episode (``next_frames``, ``has_next``) for slowness.
+    Also returns each frame's successor ``gap`` steps later in the same episode (``next_frames``; ``has_next`` False
+    where the episode ends sooner, ``next_frames`` then the frame itself): slowness, temporal pairs.
     """
 
-    def __init__(self, data: RolloutData, indices: np.ndarray) -> None:
+    def __init__(self, data: RolloutData, indices: np.ndarray, gap: int = 1) -> None:
         self.a = data.arrays
         self.indices = indices
         ep = self.a["episode"]
-        nxt = np.minimum(np.arange(len(ep)) + 1, len(ep) - 1)
-        self.has_next = ep[nxt] == ep
-        self.has_next[-1] = False
+        later = np.arange(len(ep)) + gap
+        nxt = np.minimum(later, len(ep) - 1)
+        self.has_next = (ep[nxt] == ep) & (later < len(ep))  # episodes are contiguous runs of frames
         self.next = np.where(self.has_next, nxt, np.arange(len(ep)))
 
     def __len__(self) -> int:
@@ -79,12 +80,15 @@ class FrameDataModule(pl.LightningDataModule):
     :param val_fraction: fraction of episodes held out
     :param seed: split seed
     :param num_workers: DataLoader workers
+    :param gap: steps between a frame and its ``next_frames`` (an encoder block's ``pair_gap``, else 1)
     """
 
-    def __init__(self, path: Path, batch_size: int, val_fraction: float, seed: int, num_workers: int = 0) -> None:
+    def __init__(
+        self, path: Path, batch_size: int, val_fraction: float, seed: int, num_workers: int = 0, gap: int = 1
+    ) -> None:
         super().__init__()
         self.data = load_dataset(path, ARRAYS)
-        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.batch_size, self.num_workers, self.seed, self.gap = batch_size, num_workers, seed, gap
         self.train_idx, self.val_idx = split_episodes(self.data.arrays["episode"], val_fraction, seed)
         self.median = median_frame(self.data.arrays["frames"][self.train_idx], seed=seed)
 
@@ -93,7 +97,7 @@ class FrameDataModule(pl.LightningDataModule):
         return int(self.data.attrs["image_size"])
 
     def _loader(self, indices: np.ndarray, shuffle: bool) -> DataLoader:
-        ds = FrameBatches(self.data, indices)
+        ds = FrameBatches(self.data, indices, self.gap)
         base = (
             RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed)) if shuffle else SequentialSampler(ds)
         )

@@ -152,8 +152,10 @@ def pretrain_encoder(pre: PretrainConfig, name: str, paths: PretrainPaths, progr
 def _pretrain(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bool) -> EncoderMetrics:
     """:func:`pretrain_encoder` with the encoder's output locked."""
     spec = ENCODERS[name]
+    block = encoder_section(name, getattr(pre, name, None))  # its block of ``pre`` (None: the encoder's defaults)
+    gap = getattr(block, "pair_gap", 1)  # temporal encoders pair frames further apart than slowness's 1 step
     try:
-        dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers)
+        dm = FrameDataModule(paths.dataset, pre.batch_size, pre.val_fraction, pre.seed, pre.num_workers, gap)
     except DatasetError as exc:
         raise PretrainError(str(exc)) from None
     attrs, size = dm.data.attrs, dm.image_size
@@ -161,7 +163,6 @@ def _pretrain(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bo
     if pre.cpu_threads:
         torch.set_num_threads(pre.cpu_threads)
     pl.seed_everything(pre.seed, workers=True, verbose=False)
-    block = encoder_section(name, getattr(pre, name, None))  # its block of ``pre`` (None: the encoder's defaults)
     ckpt_dir = paths.checkpoints
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}

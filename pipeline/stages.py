@@ -115,6 +115,7 @@ STAGES: dict[str, Stage] = {
                     "overlap_updates",
                     "vec_env",
                     "rollout_episodes",
+                    "final_eval_episodes",
                     "defaults",
                 )
             ),

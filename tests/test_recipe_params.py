@@ -32,7 +32,7 @@ STATE = {
     "extractor": "manip_ss", "coordconv": False, "routing": "critic", "augment": True, "algo": "sac",
     "warmup": "scripted", "warmup_noise": 0.3, "normalize": True, "prior_data": False, "prior_episodes": None,
     "prior_share": None, "object_estimate": None, "sac": SAC,
-    "her": {"n_sampled_goal": 4, "goal_selection_strategy": "future"},
+    "her": {"n_sampled_goal": 4, "goal_selection_strategy": "future"}, "wall_minutes": None,
 }  # fmt: skip
 LATENT_SUPERVISED = {**STATE, "obs": "latent", "encoder": "supervised", "frame_stack": 8}
 EXPECTED = {
@@ -45,7 +45,7 @@ EXPECTED = {
     "pixel_manip_ss": {
         **STATE, "obs": "pixel", "frame_stack": 4, "augment": False,
         "sac": {**SAC, "buffer_size": 500_000, "learning_rate": 0.0001},
-        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"},
+        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"}, "wall_minutes": 72.0,
     },
     # the eleventh round's latent_spatial_ae_utd2, now the study's latent_spatial_ae
     "latent_spatial_ae": {**LATENT_SUPERVISED, "encoder": "spatial_ae", "sac": {**SAC, "gradient_steps": 2}},
@@ -69,12 +69,13 @@ def test_key_variants_resolve_as_before(study: Params, name: str) -> None:
 
 def test_old_fingerprints_still_match(study: Params) -> None:
     """A checkpoint's stored variant (written before the defaults block) upgrades to what a run writes now."""
-    from pipeline.policy.train import upgrade_fingerprint
+    from pipeline.policy.train import NOT_FINGERPRINTED, upgrade_fingerprint
 
     env = study.env.model_dump(mode="json")
     for name in ("state", "latent_supervised", "pixel_manip_ss"):
-        stored = {"env": env, "variant": {k: v for k, v in EXPECTED[name].items() if k != "obs_space"}}
-        assert upgrade_fingerprint(stored)["variant"] == study.policy.variants[name].model_dump(mode="json")
+        old = {k: v for k, v in EXPECTED[name].items() if k not in {"obs_space", "wall_minutes"}}  # keys added since
+        now = study.policy.variants[name].model_dump(mode="json", exclude=NOT_FINGERPRINTED)
+        assert upgrade_fingerprint({"env": env, "variant": old})["variant"] == now
 
 
 def test_policy_run_is_the_comparison_and_the_defaults_hold_the_recipe(study: Params) -> None:

@@ -35,6 +35,9 @@ class VariantFields(StrictModel):
     """``vector``: simulator object positions as goals; ``latent``: RIG goals in the encoder's latent space"""
     proprio: bool = True
     """append the 10-D proprioception to the observation"""
+    wall_minutes: float | None = Field(None, gt=0)
+    """wall-clock budget of a run in minutes (resumes included): training stops at the first evaluation past it and
+    the run records the env steps it reached (equal-wall-clock comparisons; None: ``policy.total_steps`` only)"""
     frame_stack: int = Field(1, ge=1, le=8)
     """latent variants: stack of current + past latents; pixel variants: frames per observation"""
     goal_space: GoalSpaceName = "latent"

@@ -2,95 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 import resource
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.callbacks import CallbackList
 
 from pipeline.envs import EnvConfig
 from pipeline.io import exclusive, recover_stale, state_signature, write_json
 from pipeline.policy.build import PolicyPaths, build_envs, build_model, resolve_device, seed_prior
-from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition, save_checkpoint
+from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
-from pipeline.policy.evaluate import evaluate
+from pipeline.policy.eval_loop import FINAL_EVAL, EvalCheckpointCallback, final_evaluation, write_eval_csv
 from pipeline.policy.normalize import NormalizerUpdate
 from pipeline.policy.rollout import rollout_gif
 
+NOT_FINGERPRINTED = {"wall_minutes"}
+"""variant keys a checkpoint may differ in and still resume (a budget may grow, as ``policy.total_steps`` may)"""
 SUMMARY = "summary.json"
 """per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
-EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "reward_success", "wall_seconds")
-"""``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far
-(evaluations excluded), the share of episodes the agent's own reward counts as reached, wall seconds so far (all)"""
-
-
-class EvalCheckpointCallback(BaseCallback):
-    """Every ``every`` env steps: evaluate, append to ``eval.csv``, log to TensorBoard, checkpoint."""
-
-    def __init__(
-        self, eval_env: VecEnv, run_dir: Path, ckpt_dir: Path, every: int, episodes: int, extra: dict[str, Any]
-    ) -> None:
-        super().__init__()
-        self.eval_env, self.run_dir, self.ckpt_dir, self.every, self.episodes, self.extra = (
-            eval_env,
-            run_dir,
-            ckpt_dir,
-            every,
-            episodes,
-            extra,
-        )
-        self.eval_seconds = 0.0
-        self.last: dict[str, float] = {}
-        self.last_step = -1
-        self.rows: list[dict[str, float]] = []  # evaluation history, also kept in checkpoints
-        self.t0 = time.perf_counter()
-        self.prior_wall = self.prior_train = 0.0  # seconds spent before a resume
-        self.start_step = 0
-
-    def timing(self) -> dict[str, float]:
-        """Cumulative wall and training seconds (evaluation excluded) across resumes."""
-        wall = time.perf_counter() - self.t0
-        return {"wall_seconds": self.prior_wall + wall, "train_seconds": self.prior_train + wall - self.eval_seconds}
-
-    def next_eval(self) -> int:
-        return (self.last_step // self.every + 1) * self.every if self.last_step >= 0 else 0
-
-    def run_eval(self, checkpoint: bool = True) -> None:
-        """Evaluate now; append the row, log it, and checkpoint."""
-        t0 = time.perf_counter()
-        result = evaluate(self.model, self.eval_env, self.episodes)
-        self.eval_seconds += time.perf_counter() - t0
-        timing = self.timing()
-        row = {
-            "step": self.num_timesteps,
-            **result,
-            "train_seconds": round(timing["train_seconds"], 1),
-            "wall_seconds": round(timing["wall_seconds"], 1),
-        }
-        self.rows.append(row)
-        with (self.run_dir / "eval.csv").open("a", newline="") as f:
-            csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="").writerow(row)
-        self.logger.record("eval/success_rate", result["success"])
-        self.logger.record("eval/final_object_distance", result["final_object_distance"])
-        self.logger.record("eval/reward_success", result["reward_success"])
-        self.last, self.last_step = result, self.num_timesteps
-        if checkpoint:
-            save_checkpoint(
-                self.model, self.ckpt_dir, {**self.extra, "last_eval": result, "eval_rows": self.rows, **self.timing()}
-            )
-
-    def _on_training_start(self) -> None:
-        if self.last_step < 0:
-            self.run_eval(checkpoint=False)
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.next_eval():
-            self.run_eval()
-        return True
 
 
 def upgrade_fingerprint(stored: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +30,7 @@ def upgrade_fingerprint(stored: dict[str, Any]) -> dict[str, Any]:
     return {
         **stored,
         "env": EnvConfig.model_validate(stored["env"]).model_dump(mode="json"),
-        "variant": VariantConfig.model_validate(stored["variant"]).model_dump(mode="json"),
+        "variant": VariantConfig.model_validate(stored["variant"]).model_dump(mode="json", exclude=NOT_FINGERPRINTED),
     }
 
 
@@ -109,14 +40,6 @@ def peak_rss_mb(n_envs: int) -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round((own + n_envs * child) / 1024, 1)
-
-
-def write_eval_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    """(Re)write ``eval.csv`` with the evaluation history (DVC deletes outputs before a stage reruns)."""
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS, restval="", extrasaction="ignore")  # stored rows
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def train_policy(
@@ -166,7 +89,7 @@ def _train(
     # what a checkpoint must match to be resumed (total_steps may grow: a longer run continues)
     fp = {
         "env": env_cfg.model_dump(mode="json"),
-        "variant": variant.model_dump(mode="json"),
+        "variant": variant.model_dump(mode="json", exclude=NOT_FINGERPRINTED),
         "n_envs": policy.n_envs,
         "seed": seed,
         "eval_every": policy.eval_every,
@@ -185,8 +108,9 @@ def _train(
         print(f"policy: resuming {variant_name}/{seed} from step {start} (checkpoint {ckpt})", flush=True)
     else:
         print(f"policy: starting {variant_name}/{seed} from scratch", flush=True)
+    budget = variant.wall_minutes * 60.0 if variant.wall_minutes is not None else None
     callback = EvalCheckpointCallback(
-        eval_env, run_dir, ckpt, policy.eval_every, policy.eval_episodes, {**info, "fingerprint": fp}
+        eval_env, run_dir, ckpt, policy.eval_every, policy.eval_episodes, {**info, "fingerprint": fp}, budget
     )
     if state:
         callback.last_step, callback.last = start, state.get("last_eval", {})
@@ -195,7 +119,7 @@ def _train(
     run_dir.mkdir(parents=True, exist_ok=True)  # not before: a run that cannot start leaves no empty folder
     write_eval_csv(run_dir / "eval.csv", callback.rows)
     callback.t0 = time.perf_counter()
-    remaining = max(policy.total_steps - start, 0)
+    remaining = 0 if state and callback.out_of_time() else max(policy.total_steps - start, 0)  # a spent budget stays
     if remaining:
         model.learn(
             remaining,
@@ -208,6 +132,7 @@ def _train(
         callback.init_callback(model)
         callback.run_eval()
     timing = callback.timing()
+    final = final_evaluation(model, eval_env, policy.final_eval_episodes, run_dir / FINAL_EVAL, model.num_timesteps)
     if policy.rollout_episodes and variant.obs != "pixel":
         rollout_gif(model, env_cfg, variant, eval_env, policy.rollout_episodes, run_dir / "rollout.gif")
     metrics: dict[str, Any] = {
@@ -223,6 +148,8 @@ def _train(
         "encoder": variant.encoder if variant.obs == "latent" else None,  # the report charges its pretraining
         "warmup_steps": min(variant.sac.learning_starts, model.num_timesteps),
         "overlapped": model.overlap,
+        "stopped_by_wall_budget": budget is not None and model.num_timesteps < policy.total_steps,
+        **final,
         **info,
     }
     train_env.close()
@@ -230,7 +157,8 @@ def _train(
     metrics["peak_rss_mb"] = peak_rss_mb(policy.n_envs)
     write_json(run_dir / "metrics.json", metrics)
     # the few numbers `dvc exp show` lists per run (metrics.json holds everything)
-    write_json(run_dir / SUMMARY, {k: metrics[k] for k in ("final_success", "final_object_distance", "total_steps")})
+    keys = ("final_success", "final_object_distance", "total_steps", *final)
+    write_json(run_dir / SUMMARY, {k: metrics[k] for k in keys})
     if progress:
         print(
             f"policy {variant_name}/{seed}: success {metrics['final_success']:.2f} after {model.num_timesteps} steps, "

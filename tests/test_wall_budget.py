@@ -34,14 +34,15 @@ def test_wall_budget_stops_at_an_evaluation_and_stays_spent(tmp_path: Path, caps
 
 
 def test_final_evaluation_on_fixed_episodes_with_a_wilson_interval(tmp_path: Path) -> None:
+    from pipeline.report.route import final_on_many
+
     params = budget_params(tmp_path, None, total_steps=100, final_eval_episodes=4)
     metrics = run_policy(params, "state")
     run_dir = params.paths.runs / "state" / "0"
-    record = json.loads((run_dir / "final_eval.json").read_text())
-    low, high = record["success_ci95"]
-    assert record["episodes"] == 4 and record["step"] == 100
-    assert 0.0 <= low <= record["success"] <= high <= 1.0 and high - low > 0.3  # 4 episodes: a wide interval
-    assert metrics["final_eval_success"] == record["success"] and metrics["final_eval_episodes"] == 4
+    low, high = metrics["final_eval_ci95"]
+    assert metrics["final_eval_episodes"] == 4
+    assert 0.0 <= low <= metrics["final_eval_success"] <= high <= 1.0 and high - low > 0.3  # 4 episodes: wide
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["final_eval_ci95"] == [low, high]
-    assert not (budget_params(tmp_path / "none", None).policy.final_eval_episodes)  # 0 by default: no file
+    assert summary["final_eval_ci95"] == [low, high] and summary["final_eval_success"] == metrics["final_eval_success"]
+    assert final_on_many(run_dir) == {"episodes": 4, "success": metrics["final_eval_success"], "ci": (low, high)}
+    assert "final_eval_success" not in run_policy(budget_params(tmp_path / "none", None, total_steps=100), "state")

@@ -70,7 +70,7 @@ class PolicyConfig(StrictModel):
     render the next frames, the policy acting one update behind (off: SB3's strict alternation)"""
     final_eval_episodes: int = Field(0, ge=0, le=1000)
     """after training, evaluate the final policy on this many fixed episodes with a 95 % Wilson interval
-    (``runs/<variant>/<seed>/final_eval.json``; 0: none); the study uses 100"""
+    (``final_eval_*`` in the run's ``metrics.json`` and ``summary.json``; 0: none); the study uses 100"""
     rollout_episodes: int = Field(2, ge=0, le=20)
     """deterministic eval episodes drawn at the end of a run as ``runs/<variant>/<seed>/rollout.gif`` (the agent's
     camera beside its goal; 0: none; pixel variants: none)"""

@@ -11,7 +11,6 @@ from typing import Any
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from pipeline.io import write_json
 from pipeline.policy.checkpoint import save_checkpoint
 from pipeline.policy.evaluate import evaluate, success_interval
 
@@ -20,19 +19,13 @@ EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "re
 (evaluations excluded), the share of episodes the agent's own reward counts as reached, wall seconds so far (all)"""
 
 
-FINAL_EVAL = "final_eval.json"
-"""``runs/<variant>/<seed>/final_eval.json``: the last policy on ``policy.final_eval_episodes`` fixed episodes"""
-
-
-def final_evaluation(model: Any, env: VecEnv, episodes: int, path: Path, step: int) -> dict[str, Any]:
+def final_evaluation(model: Any, env: VecEnv, episodes: int) -> dict[str, Any]:
     """The final policy on ``episodes`` fixed eval episodes (the first ``policy.eval_episodes`` of them are the
-    run's own evaluations'), with a 95 % Wilson interval, written to ``path``; ``{}`` when ``episodes`` is 0."""
+    run's own evaluations'), with a 95 % Wilson interval, as ``metrics.json`` keys; ``{}`` when ``episodes`` is 0."""
     if not episodes:
         return {}
     result = evaluate(model, env, episodes)
     low, high = success_interval(result["success"], episodes)
-    record = {"step": step, "episodes": episodes, **result, "success_ci95": [low, high]}
-    write_json(path, record)
     return {"final_eval_success": result["success"], "final_eval_ci95": [low, high], "final_eval_episodes": episodes}
 
 

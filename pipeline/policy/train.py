@@ -14,7 +14,7 @@ from pipeline.io import exclusive, recover_stale, state_signature, write_json
 from pipeline.policy.build import PolicyPaths, build_envs, build_model, resolve_device, seed_prior
 from pipeline.policy.checkpoint import load_checkpoint, replay_bytes_per_transition
 from pipeline.policy.config import PolicyConfig, VariantConfig, variant_named
-from pipeline.policy.eval_loop import FINAL_EVAL, EvalCheckpointCallback, final_evaluation, write_eval_csv
+from pipeline.policy.eval_loop import EvalCheckpointCallback, final_evaluation, write_eval_csv
 from pipeline.policy.normalize import NormalizerUpdate
 from pipeline.policy.rollout import rollout_gif
 
@@ -132,7 +132,7 @@ def _train(
         callback.init_callback(model)
         callback.run_eval()
     timing = callback.timing()
-    final = final_evaluation(model, eval_env, policy.final_eval_episodes, run_dir / FINAL_EVAL, model.num_timesteps)
+    final = final_evaluation(model, eval_env, policy.final_eval_episodes)
     if policy.rollout_episodes and variant.obs != "pixel":
         rollout_gif(model, env_cfg, variant, eval_env, policy.rollout_episodes, run_dir / "rollout.gif")
     metrics: dict[str, Any] = {

@@ -68,11 +68,15 @@ def route_charge(encoder: str | None, encoders: list[EncoderMetrics], dataset: P
 
 
 def final_on_many(run_dir: Path) -> dict | None:
-    """The run's evaluation on the most fixed episodes (``eval_<N>.json`` of ``pipeline.policy.evaluate``)."""
+    """The run's evaluation on the most fixed episodes: its own final one (``final_eval_*`` in ``metrics.json``,
+    ``policy.final_eval_episodes``) or a later ``eval_<N>.json`` of ``pipeline.policy.evaluate``."""
     best = None
-    for f in run_dir.glob("eval_*.json"):
+    for f in [run_dir / "metrics.json", *run_dir.glob("eval_*.json")]:
         try:
             record = json.loads(f.read_text())
+            if f.name == "metrics.json":
+                record = {k.removeprefix("final_eval_"): v for k, v in record.items() if k.startswith("final_eval_")}
+                record["success_ci95"] = record.pop("ci95")
             n, success, ci = int(record["episodes"]), float(record["success"]), record["success_ci95"]
         except (OSError, ValueError, KeyError, TypeError):
             continue

@@ -17,10 +17,14 @@ SIZE = 32
 SMALL = ATCConfig(num_keypoints=4, channels=(8,), code_dim=16, hidden=16, shift=1, pair_gap=2, momentum=0.05)
 
 
-def square_episodes(n_eps: int, steps: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Frames ``(E*T, 32, 32, 3)`` of a bright square drifting from a random start, and each frame's episode."""
+def square_episodes(n_eps: int, steps: int, seed: int = 0, clutter: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``(E*T, 32, 32, 3)`` of a bright square drifting from a random start, and each frame's episode
+    (``clutter``: over a fixed background of bright static blocks, the same in every frame)."""
     rng = np.random.default_rng(seed)
     frames = np.zeros((n_eps, steps, SIZE, SIZE, 3), np.uint8)
+    if clutter:
+        blocks = np.random.default_rng(99).integers(0, 2, (8, 8, 1)) * np.array([60, 200, 230], np.uint8)  # (8, 8, 3)
+        frames[:] = np.kron(blocks, np.ones((4, 4, 1), np.uint8))  # 4x4-pixel static blocks over the whole frame
     for e in range(n_eps):
         pos, vel = rng.uniform(4, 24, 2), rng.uniform(-1, 1, 2)
         for t in range(steps):

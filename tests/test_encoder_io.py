@@ -19,6 +19,7 @@ from pipeline.encoders.frozen import FrozenConfig
 from pipeline.encoders.registry import ENCODERS, build_encoder
 from pipeline.encoders.spatial_ae import SpatialAEConfig
 from pipeline.encoders.supervised import SupervisedConfig
+from pipeline.encoders.transporter import TransporterConfig
 from pipeline.encoders.vae import VAEConfig
 
 torch.set_num_threads(1)
@@ -30,6 +31,7 @@ SMALL = {
     "supervised": SupervisedConfig(num_keypoints=4, channels=(8,), head_hidden=16),
     "frozen": FrozenConfig(resize_to=None, seed=3),
     "atc": ATCConfig(num_keypoints=4, channels=(8,), code_dim=16, hidden=16),
+    "transporter": TransporterConfig(num_keypoints=4, channels=(8,), feature_channels=8),
 }
 
 

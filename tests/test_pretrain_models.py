@@ -18,6 +18,7 @@ from pipeline.encoders.losses import weighted_recon_loss
 from pipeline.encoders.registry import ENCODERS, build_encoder, trainable_encoders
 from pipeline.encoders.spatial_ae import SpatialAEConfig
 from pipeline.encoders.supervised import SupervisedConfig
+from pipeline.encoders.transporter import TransporterConfig
 from pipeline.encoders.vae import VAEConfig
 from pipeline.pretrain.config import PretrainConfig
 from pipeline.pretrain.lit import LR_SCHEDULES, build_lit_module, compute_label_stats, one_cycle
@@ -33,8 +34,9 @@ SMALL = {
     "supervised": SupervisedConfig(num_keypoints=4, channels=(8,), head_hidden=16),
     "frozen": FrozenConfig(resize_to=None),
     "atc": ATCConfig(num_keypoints=4, channels=(8,), code_dim=16, hidden=16),
+    "transporter": TransporterConfig(num_keypoints=4, channels=(8,), feature_channels=8),
 }
-LATENT = {"vae": 8, "spatial_ae": 8, "supervised": 8 + 6, "frozen": 512, "atc": 8}
+LATENT = {"vae": 8, "spatial_ae": 8, "supervised": 8 + 6, "frozen": 512, "atc": 8, "transporter": 8}
 
 
 def frames(n: int, size: int = SIZE, seed: int = 0) -> torch.Tensor:
@@ -206,7 +208,7 @@ def test_registry_and_params_blocks_agree() -> None:
     pre = PretrainConfig()
     for name, spec in ENCODERS.items():
         assert type(getattr(pre, name)) is spec.config and getattr(pre, name) == spec.config(), name
-    assert trainable_encoders() == ("vae", "spatial_ae", "supervised", "atc")
+    assert trainable_encoders() == ("vae", "spatial_ae", "supervised", "atc", "transporter")
     assert all(set(spec.pictures) <= set(PICTURES) for spec in ENCODERS.values())
 
 

@@ -63,6 +63,17 @@ class KeypointTrunk(nn.Module):
         return flat.reshape(-1, 2, self.num_keypoints).transpose(1, 2)  # (B, 2K) -> (B, 2, K) -> (B, K, 2)
 
 
+def gaussian_maps(coords: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Keypoint coordinates ``(B, 2K)`` laid out ``[x.., y..]`` -> a Gaussian blob per keypoint, ``(B, K, r, r)``
+    on the ``(r,)`` ``grid`` of image units ([-1, 1] across the frame)."""
+    k = coords.shape[1] // 2
+    x, y = coords[:, :k, None], coords[:, k:, None]  # (B, 2K) -> (B, K, 1) each
+    inv = -0.5 / sigma**2
+    gx = torch.exp(inv * (grid - x) ** 2)  # (r,) - (B, K, 1) -> (B, K, r) along the width
+    gy = torch.exp(inv * (grid - y) ** 2)  # (B, K, r) along the height
+    return gy.unsqueeze(-1) * gx.unsqueeze(-2)  # (B, K, r, 1) * (B, K, 1, r) -> (B, K, r, r)
+
+
 class GaussianMapDecoder(nn.Module):
     """Keypoints -> one Gaussian blob map each -> 3 conv layers -> grayscale image over a fixed background.
 
@@ -91,11 +102,6 @@ class GaussianMapDecoder(nn.Module):
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """Coordinates ``(B, 2K)`` laid out ``[x.., y..]`` -> image ``(B, 1, r, r)``."""
-        k = coords.shape[1] // 2
-        x, y = coords[:, :k, None], coords[:, k:, None]  # (B, 2K) -> (B, K, 1) each
-        inv = -0.5 / self.sigma**2
-        gx = torch.exp(inv * (self.grid - x) ** 2)  # (r,) - (B, K, 1) -> (B, K, r) along the width
-        gy = torch.exp(inv * (self.grid - y) ** 2)  # (B, K, r) along the height
-        maps = gy.unsqueeze(-1) * gx.unsqueeze(-2)  # (B, K, r, 1) * (B, K, 1, r) -> (B, K, r, r)
+        maps = gaussian_maps(coords, self.grid, self.sigma)  # (B, K, r, r)
         bg = self.background.expand(len(coords), -1, -1, -1)  # (1, 1, r, r) -> (B, 1, r, r)
         return bg + self.net(torch.cat([maps, bg], dim=1))  # (B, K+1, r, r) -> (B, 1, r, r)

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from pipeline.encoders import atc, frozen, spatial_ae, supervised, vae
+from pipeline.encoders import atc, frozen, spatial_ae, supervised, transporter, vae
 from pipeline.encoders.spec import EncoderSpec
 from pipeline.params import StrictModel
 
@@ -24,6 +24,7 @@ ENCODERS: dict[str, EncoderSpec] = {
     "supervised": supervised.SPEC,
     "frozen": frozen.SPEC,
     "atc": atc.SPEC,
+    "transporter": transporter.SPEC,
 }
 """Encoder name -> spec; the name is what ``pretrain.encoders``, ``pretrain.<name>``, ``encoder.json`` and the policy
 variants use."""

@@ -60,7 +60,7 @@ def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
         "policy@latent_vae-0",
         "report",
     }
-    report = repo / "data" / "report"
+    report = repo / "results" / "report"
     assert "| state | 1 |" in (report / "report.md").read_text()
     assert (report / "success.png").stat().st_size > 1000
     metrics = json.loads((report / "metrics.json").read_text())
@@ -68,7 +68,7 @@ def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
     second = sh(repo, "dvc", "repro")
     assert ran(second.stdout) == set()
     shown = sh(repo, "dvc", "exp", "show", "--csv").stdout
-    assert "data/runs/state/0/summary.json:final_success" in shown and "policy.state.seeds" in shown
+    assert "results/runs/state/0/summary.json:final_success" in shown and "policy.state.seeds" in shown
     sh(repo, "dvc", "plots", "show", "--json")
 
 
@@ -117,8 +117,8 @@ def test_experiments_keep_their_results(repo: Path) -> None:
         sh(repo, "dvc", "exp", "run", "-n", name, "-S", f"policy.variants.state.sac.batch_size={batch}")
     exps = experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
     for name in ("bs12", "bs10"):
-        summary = exps[name]["data/runs/state/0/summary.json"]
-        reported = exps[name]["data/report/metrics.json"]["policy"]["state"]
+        summary = exps[name]["results/runs/state/0/summary.json"]
+        reported = exps[name]["results/report/metrics.json"]["policy"]["state"]
         assert summary["total_steps"] == 100 and reported["seeds"] == 1
         assert reported["final_success"] == pytest.approx(summary["final_success"])  # the report read this run
     # README's narrow view: the report's aggregate per variant (--keep matches whole column names)
@@ -126,7 +126,7 @@ def test_experiments_keep_their_results(repo: Path) -> None:
     assert "bs12" in narrow and "policy.state.final_success" in narrow and "summary.json" not in narrow
     assert max(len(line) for line in narrow.splitlines()) <= 100
     diff = json.loads(sh(repo, "dvc", "plots", "diff", "bs12", "bs10", "--json").stdout)
-    assert diff["data"]["data/runs/state/0/eval.csv"][0]["revisions"] == ["bs12", "bs10"]
+    assert diff["data"]["results/runs/state/0/eval.csv"][0]["revisions"] == ["bs12", "bs10"]
     sh(repo, "git", "checkout", "params.yaml")
 
 
@@ -145,7 +145,7 @@ def test_queued_seeds_run_in_parallel_workers(repo: Path) -> None:
     assert "Failed" not in status, status
     exps = experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout))
     for seed in (1, 2):
-        assert exps[f"seed{seed}"][f"data/runs/state/{seed}/summary.json"]["total_steps"] == 100
+        assert exps[f"seed{seed}"][f"results/runs/state/{seed}/summary.json"]["total_steps"] == 100
 
 
 def test_bad_param_stops_repro_with_the_stage_error(repo: Path) -> None:

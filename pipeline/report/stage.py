@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pipeline.io import exclusive
 from pipeline.report.aggregate import SkippedRun, load_encoders, scan_runs
-from pipeline.report.render import write_report
+from pipeline.report.readme import SUMMARY, summary_markdown
+from pipeline.report.render import variant_table, write_report
 
 
 def make_report(
@@ -21,11 +22,15 @@ def make_report(
 ) -> tuple[Path, list[SkippedRun]]:
     """Aggregate exactly the runs asked for (``run`` x ``seeds``); a missing or unreadable one is named on stderr and
     in the report, never dropped silently. ``dataset`` records its collect time (charged to the latent routes).
-    Returns ``report.md`` and the runs skipped."""
+    Writes ``summary.md`` too, the table README shows (:mod:`pipeline.report.readme`). Returns ``report.md`` and the
+    runs skipped."""
     encoders = load_encoders(encoders_dir)
     variants, skipped = scan_runs(runs_dir, run, seeds, encoders, dataset)
     for s in skipped:
         print(f"report: skipping {s.variant}/{s.seed}: {s.reason}", file=sys.stderr)
     with exclusive(report_dir):
         md = write_report(variants, encoders, report_dir, encoders_dir, machine, runs_dir=runs_dir, skipped=skipped)
+        rows = [v.row() for v in variants]
+        table = variant_table(rows) if rows else "_no policy runs found_"
+        (report_dir / SUMMARY).write_text(summary_markdown(table, report_dir, bool(variants)) + "\n")
     return md, skipped

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from pipeline.encoders.keypoints import KeypointTrunk
+from pipeline.encoders.keypoints import TrunkKeypoints
 from pipeline.encoders.losses import Batch
 from pipeline.encoders.spec import EncoderSpec, Objective, SoftmaxTemperature, TrunkChannels
 from pipeline.nets import frames_to_tensor
@@ -47,7 +47,7 @@ class ATCConfig(StrictModel):
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
 
 
-class ATCEncoder(nn.Module):
+class ATCEncoder(TrunkKeypoints, nn.Module):
     """Keypoint trunk + compressor (online), their momentum copies (target), a residual predictor and the bilinear
     similarity ``W``. Only the trunk encodes; the rest serves the loss.
 
@@ -57,8 +57,7 @@ class ATCEncoder(nn.Module):
 
     def __init__(self, cfg: ATCConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
-        self.latent_dim = 2 * cfg.num_keypoints
+        self.init_trunk(cfg, image_size)
         self.compressor = nn.Linear(self.latent_dim, cfg.code_dim)
         self.predictor = nn.Sequential(
             nn.Linear(cfg.code_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.code_dim)
@@ -69,18 +68,6 @@ class ATCEncoder(nn.Module):
             p.requires_grad_(False)
         # kornia's random crop of a padded frame: a shift of up to ``shift`` pixels each way, edges repeated
         self.augment = K.RandomCrop((image_size, image_size), padding=cfg.shift, padding_mode="replicate")
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoint coordinates ``(B, 2K)``."""
-        return self.trunk(x)
-
-    def encode_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(latent (B, 2K), keypoint presence (B, K))`` in one pass."""
-        return self.trunk.forward_presence(x)
-
-    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoints ``(B, K, 2)`` for drawing."""
-        return self.trunk.keypoints(x)
 
     @torch.no_grad()
     def update_target(self, momentum: float) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -61,6 +63,30 @@ class KeypointTrunk(nn.Module):
         """Keypoints ``(B, K, 2)`` as (x, y) in [-1, 1], x along the width."""
         flat = self.forward(x)  # (B, 2K)
         return flat.reshape(-1, 2, self.num_keypoints).transpose(1, 2)  # (B, 2K) -> (B, 2, K) -> (B, K, 2)
+
+
+class TrunkKeypoints:
+    """``encode`` / ``encode_presence`` / ``keypoints`` of an encoder whose latent is its ``trunk``'s coordinates
+    (a mixin before ``nn.Module``: ``spatial_ae``, ``atc``, ``transporter``)."""
+
+    trunk: KeypointTrunk
+
+    def init_trunk(self, cfg: Any, image_size: int) -> None:
+        """Its trunk from a config's ``channels``, ``num_keypoints``, ``softmax_temperature``; ``latent_dim`` 2K."""
+        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
+        self.latent_dim = 2 * cfg.num_keypoints
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoint coordinates ``(B, 2K)``."""
+        return self.trunk(x)
+
+    def encode_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(latent (B, 2K), keypoint presence (B, K))`` in one pass (:meth:`KeypointTrunk.forward_presence`)."""
+        return self.trunk.forward_presence(x)
+
+    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """Keypoints ``(B, K, 2)`` for drawing."""
+        return self.trunk.keypoints(x)
 
 
 def gaussian_maps(coords: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:

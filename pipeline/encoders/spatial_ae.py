@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from pipeline.encoders.keypoints import GaussianMapDecoder, KeypointTrunk
+from pipeline.encoders.keypoints import GaussianMapDecoder, KeypointTrunk, TrunkKeypoints
 from pipeline.encoders.losses import Batch, weighted_recon_loss
 from pipeline.encoders.spec import EncoderSpec, Objective, SoftmaxTemperature, TrunkChannels
 from pipeline.nets import frames_to_tensor
@@ -55,7 +55,7 @@ def to_gray(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(gray, size=(size, size), mode="area") if gray.shape[-1] != size else gray
 
 
-class SpatialAutoencoder(nn.Module):
+class SpatialAutoencoder(TrunkKeypoints, nn.Module):
     """Deep spatial autoencoder: keypoint trunk -> 2K coords (latent) -> decoder to a grayscale image.
 
     :param cfg: :class:`SpatialAEConfig` (``decoder``: ``linear`` as in Finn et al., or ``gaussian`` maps)
@@ -87,18 +87,6 @@ class SpatialAutoencoder(nn.Module):
         coords = self.trunk(x)  # (B, 2K)
         recon = self.decoder(coords)  # linear: (B, r*r); gaussian: (B, 1, r, r)
         return recon.reshape(-1, 1, self.recon_size, self.recon_size), coords  # (B, r*r) -> (B, 1, r, r)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoint coordinates ``(B, 2K)``."""
-        return self.trunk(x)
-
-    def encode_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(latent (B, 2K), keypoint presence (B, K))`` in one pass (:meth:`KeypointTrunk.forward_presence`)."""
-        return self.trunk.forward_presence(x)
-
-    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoints ``(B, K, 2)`` for drawing."""
-        return self.trunk.keypoints(x)
 
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(target, reconstruction)``, each ``(B, 1, r, r)`` grayscale."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from pipeline.encoders.keypoints import KeypointTrunk, gaussian_maps
+from pipeline.encoders.keypoints import TrunkKeypoints, gaussian_maps
 from pipeline.encoders.losses import Batch, weighted_recon_loss
 from pipeline.encoders.spec import EncoderSpec, Objective, SoftmaxTemperature, TrunkChannels
 from pipeline.nets import conv_out_hw, frames_to_tensor
@@ -48,7 +48,7 @@ def conv_block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, k, stride, k // 2), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
-class Transporter(nn.Module):
+class Transporter(TrunkKeypoints, nn.Module):
     """Keypoint trunk (the encoder), feature encoder and decoder at half the frame's resolution.
 
     :param cfg: :class:`TransporterConfig`
@@ -57,25 +57,12 @@ class Transporter(nn.Module):
 
     def __init__(self, cfg: TransporterConfig, image_size: int) -> None:
         super().__init__()
-        self.trunk = KeypointTrunk(cfg.channels, cfg.num_keypoints, image_size, cfg.softmax_temperature)
-        self.latent_dim = 2 * cfg.num_keypoints
+        self.init_trunk(cfg, image_size)
         c = cfg.feature_channels
         self.features = nn.Sequential(*conv_block(3, c, stride=2), *conv_block(c, c))  # (B, C, h, w), h = H / 2
         self.decoder = nn.Sequential(*conv_block(c, c), *conv_block(c, c), nn.Conv2d(c, 3, 3, 1, 1))
         self.side, self.sigma = conv_out_hw(image_size, 5, 2, 2), cfg.blob_sigma
         self.register_buffer("grid", torch.linspace(-1.0, 1.0, self.side))  # (h,)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoint coordinates ``(B, 2K)``."""
-        return self.trunk(x)
-
-    def encode_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(latent (B, 2K), keypoint presence (B, K))`` in one pass."""
-        return self.trunk.forward_presence(x)
-
-    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
-        """Keypoints ``(B, K, 2)`` for drawing."""
-        return self.trunk.keypoints(x)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """What the decoder rebuilds: the frame at the feature maps' resolution, ``(B, 3, h, w)``."""
@@ -114,10 +101,5 @@ def transporter_loss(
     return {"loss": weighted_recon_loss(recon, goal, median, cfg.fg_weight), "mse": F.mse_loss(recon, goal)}
 
 
-SPEC = EncoderSpec(
-    TransporterConfig,
-    Transporter,
-    Objective(transporter_loss, transporter_prepare),
-    pictures=("reconstructions", "keypoints"),
-    keypoint_latent=True,
-)
+OBJECTIVE = Objective(transporter_loss, transporter_prepare)
+SPEC = EncoderSpec(TransporterConfig, Transporter, OBJECTIVE, ("reconstructions", "keypoints"), keypoint_latent=True)

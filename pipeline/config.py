@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError
 from pipeline.collect.config import CollectConfig
 from pipeline.envs.config import EnvConfig
 from pipeline.goalspace.config import GoalSpaceConfig
+from pipeline.launch.config import LaunchConfig
 from pipeline.params import DEFAULT_PARAMS, ParamsError, StrictModel, format_validation_error, read_yaml
 from pipeline.policy.config import PolicyConfig
 from pipeline.pretrain.config import PretrainConfig
@@ -45,6 +46,7 @@ class Params(StrictModel):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     goal_space: GoalSpaceConfig = Field(default_factory=GoalSpaceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    launch: LaunchConfig = Field(default_factory=LaunchConfig)
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

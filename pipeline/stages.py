@@ -25,6 +25,8 @@ SHARED = ("pipeline/io.py", "pipeline/errors.py")
 class Stage:
     """What one DVC stage depends on."""
 
+    cmd: str
+    """its command, ``{encoder}`` / ``{variant}`` / ``{seed}`` for matrix items (``dvc.yaml``'s ``${item.*}``)"""
     code: tuple[str, ...]
     """project files and packages it imports (its ``pipeline/`` deps in ``dvc.yaml``)"""
     params: tuple[str, ...]
@@ -33,10 +35,12 @@ class Stage:
 
 STAGES: dict[str, Stage] = {
     "collect": Stage(
+        cmd="python -m pipeline.collect",
         code=("pipeline/collect", "pipeline/envs", *SHARED, "pipeline/quiet.py"),
         params=("env", "collect"),
     ),
     "pretrain": Stage(
+        cmd="python -m pipeline.pretrain --encoder {encoder}",
         code=(
             "pipeline/pretrain",
             "pipeline/encoders",
@@ -66,6 +70,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
     ),
     "goal_space": Stage(
+        cmd="python -m pipeline.goalspace --encoder {encoder}",
         code=(
             "pipeline/goalspace",
             "pipeline/encoders",
@@ -77,6 +82,7 @@ STAGES: dict[str, Stage] = {
         params=("goal_space", "pretrain.val_fraction", "pretrain.seed"),
     ),
     "policy_inputs": Stage(
+        cmd="python -m pipeline.policy.inputs --variant {variant}",
         code=(
             "pipeline/policy/inputs.py",
             "pipeline/policy/config.py",
@@ -88,6 +94,7 @@ STAGES: dict[str, Stage] = {
         params=("policy.defaults", f"policy.variants.{ITEM}"),
     ),
     "policy": Stage(
+        cmd="python -m pipeline.policy --variant {variant} --seed {seed}",
         code=(
             "pipeline/policy",
             "pipeline/envs",
@@ -123,6 +130,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
     ),
     "report": Stage(
+        cmd="python -m pipeline.report",
         code=("pipeline/report", *SHARED, "pipeline/pretrain/metrics.py"),
         params=("policy.run", "policy.seeds"),
     ),

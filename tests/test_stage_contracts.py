@@ -78,6 +78,7 @@ def test_every_dvc_stage_is_declared() -> None:
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_dvc_yaml_lists_the_declared_code_and_params(stage: str) -> None:
     spec = dvc_stage(stage)
+    assert re.sub(r"\$\{item\.(\w+)\}", r"{\1}", spec["cmd"]) == STAGES[stage].cmd
     code = [d for d in spec["deps"] if d.startswith("pipeline")]
     assert sorted(code) == sorted(STAGES[stage].code), f"dvc.yaml's deps of {stage} differ from pipeline/stages.py"
     params = [re.sub(r"\$\{item\.\w+\}", ITEM, p) for p in spec.get("params", [])]

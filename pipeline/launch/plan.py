@@ -1,0 +1,65 @@
+"""The sweep as tasks: one per DVC stage instance (``pretrain@vae``, ``policy@state-0``), with the tasks each waits
+for, its command (from :data:`pipeline.stages.STAGES`) and its resources (``launch``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import Params
+from pipeline.stages import STAGES
+
+
+@dataclass(frozen=True)
+class Task:
+    """One stage instance of the sweep."""
+
+    name: str
+    """its DVC stage name (``dvc commit`` records it)"""
+    argv: tuple[str, ...]
+    after: tuple[str, ...]
+    """the tasks that must finish first"""
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    @property
+    def log_name(self) -> str:
+        return self.name.replace("@", "_")
+
+
+def _task(stage: str, after: list[str], cpus: float, gpus: float, **item: object) -> Task:
+    name = stage if not item else f"{stage}@{'-'.join(str(v) for v in item.values())}"
+    return Task(name, tuple(STAGES[stage].cmd.format(**item).split()), tuple(after), cpus, gpus)
+
+
+def plan(params: Params) -> list[Task]:
+    """Every task of ``params``' sweep, each after the tasks DVC's graph puts before it (the report excluded: the
+    driver runs it through DVC at the end)."""
+    pre, pol, res = params.pretrain, params.policy, params.launch
+    tasks = [_task("collect", [], res.pretrain_cpus, 0.0)]
+    for e in pre.encoders:
+        tasks.append(_task("pretrain", ["collect"], res.pretrain_cpus, res.pretrain_gpus, encoder=e))
+        tasks.append(_task("goal_space", [f"pretrain@{e}"], res.pretrain_cpus, 0.0, encoder=e))
+    upstream = ["collect", *(f"goal_space@{e}" for e in pre.encoders)]  # policy_inputs hashes the whole folders
+    for v in pol.run:
+        tasks.append(_task("policy_inputs", upstream, res.pretrain_cpus, 0.0, variant=v))
+        for s in pol.seeds:
+            tasks.append(_task("policy", [f"policy_inputs@{v}"], res.policy_cpus, res.policy_gpus, variant=v, seed=s))
+    return tasks
+
+
+def to_run(tasks: list[Task], changed: set[str]) -> list[Task]:
+    """The tasks DVC reports changed and every task after one of them (its inputs will change when that one runs)."""
+    names: set[str] = set()
+    for t in tasks:  # planned in dependency order
+        if t.name in changed or names & set(t.after):
+            names.add(t.name)
+    return [t for t in tasks if t.name in names]
+
+
+def dvc_changed(root: Path) -> set[str]:
+    """Stage names ``dvc status`` reports changed in ``root``."""
+    out = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out or "{}"))

@@ -1,0 +1,93 @@
+"""The sweep launcher: the tiny graph's 2 variants x 2 seeds as tasks on this machine (local backend) and on a local
+Ray cluster; each run equals the sequential ``dvc repro``'s, and DVC reports the graph up to date afterwards."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import Params
+from pipeline.launch.backends import PINNED, LocalBackend, run_task
+from pipeline.launch.plan import Task, plan, to_run
+from pipeline.profile import merged
+
+from .test_dvc_graph import ROOT, sh
+
+SEEDS = [0, 1]
+
+
+def make_repo(root: Path) -> Path:
+    """A fresh repo: the code, dvc.yaml and the tiny profile with 2 seeds as params.yaml, committed."""
+    shutil.copytree(ROOT / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "profiles", root / "profiles")
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    params = merged("tiny", ROOT)
+    params["policy"]["seeds"] = SEEDS
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / ".gitignore").write_text("/data/\n__pycache__/\n/results/\n")
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "ci@example.com"],
+                ["git", "config", "user.name", "ci"], ["dvc", "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "tiny"]):  # fmt: skip
+        sh(root, *cmd)
+    return root
+
+
+def curves(repo: Path, variant: str, seed: int) -> list[tuple[str, ...]]:
+    """A run's eval.csv without its timings."""
+    with (repo / "results" / "runs" / variant / str(seed) / "eval.csv").open() as f:
+        return [(r["step"], r["success"], r["final_object_distance"], r["reward_success"]) for r in csv.DictReader(f)]
+
+
+def test_plan_follows_the_graph() -> None:
+    params = Params.model_validate(yaml.safe_load(yaml.safe_dump(merged("tiny", ROOT))))
+    tasks = {t.name: t for t in plan(params)}
+    assert tasks["pretrain@vae"].after == ("collect",) and tasks["goal_space@vae"].after == ("pretrain@vae",)
+    assert tasks["policy_inputs@state"].after == ("collect", "goal_space@vae")
+    assert tasks["policy@latent_vae-0"].after == ("policy_inputs@latent_vae",)
+    assert tasks["policy@state-0"].argv == ("python", "-m", "pipeline.policy", "--variant", "state", "--seed", "0")
+    assert [t.name for t in to_run(list(tasks.values()), {"goal_space@vae"})] == [
+        "goal_space@vae", "policy_inputs@state", "policy@state-0", "policy_inputs@latent_vae", "policy@latent_vae-0"
+    ]  # fmt: skip
+
+
+def test_a_failed_task_is_retried_and_a_task_at_another_commit_refused(tmp_path: Path) -> None:
+    flag = tmp_path / "first"
+    script = f"import pathlib, sys; p = pathlib.Path({str(flag)!r}); sys.exit(0 if p.exists() else p.touch() or 9)"
+    backend = LocalBackend(1, retries=1)
+    handle = backend.submit(Task("t", ("python", "-c", script), ()), str(tmp_path), str(tmp_path / "t.log"), None)
+    assert backend.result(handle) == 0 and flag.exists()  # failed once (exit 9), then ran again
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    assert run_task(("python", "-c", "pass"), str(tmp_path), str(tmp_path / "p.log"), "0" * 40) == PINNED
+    assert "the sweep at 0000" in (tmp_path / "p.log").read_text()
+
+
+@pytest.mark.slow  # ~3 min: the tiny graph twice
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_launch_matches_dvc_repro_and_leaves_dvc_up_to_date(tmp_path: Path, backend: str) -> None:
+    if backend == "ray":
+        pytest.importorskip("ray", reason="the cluster extra: pip install -e '.[cluster]'")
+    sequential = make_repo(tmp_path / "sequential")
+    sh(sequential, "dvc", "repro")
+    launched = make_repo(tmp_path / "launched")
+    extra = ["--jobs", "2"] if backend == "local" else ["--backend", "ray", "--num-cpus", "2"]
+    out = sh(launched, "python", "-m", "pipeline.launch", *extra).stdout
+    assert " failed (" not in out and "tasks done" in out
+    status = sh(launched, "dvc", "status").stdout
+    assert "changed" not in status and "modified" not in status, status
+    for variant in ("state", "latent_vae"):
+        for seed in SEEDS:
+            assert curves(launched, variant, seed) == curves(sequential, variant, seed), (variant, seed)
+    again = sh(launched, "python", "-m", "pipeline.launch").stdout
+    assert "launch: 0 tasks to run" in again
+
+
+def test_launch_refuses_a_dirty_tree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "params.yaml").write_text((repo / "params.yaml").read_text() + "\n# changed\n")
+    out = sh(repo, "python", "-m", "pipeline.launch", check=False)
+    assert out.returncode != 0 and "uncommitted changes" in out.stderr

@@ -91,3 +91,33 @@ def test_launch_refuses_a_dirty_tree(tmp_path: Path) -> None:
     (repo / "params.yaml").write_text((repo / "params.yaml").read_text() + "\n# changed\n")
     out = sh(repo, "python", "-m", "pipeline.launch", check=False)
     assert out.returncode != 0 and "uncommitted changes" in out.stderr
+
+
+@pytest.mark.slow  # ~2 min
+def test_a_killed_run_is_retried_and_resumes(tmp_path: Path) -> None:
+    """The state run's process is killed after its first checkpoint: the launcher runs it again, it resumes from
+    that checkpoint, and it ends where an uninterrupted run ends."""
+    import os
+    import sys
+    import time
+
+    repo = make_repo(tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["policy"].update(total_steps=400, seeds=[0], run=["state"])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(repo, "git", "commit", "-qam", "longer state run")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    driver = subprocess.Popen([sys.executable, "-m", "pipeline.launch", "--jobs", "1"], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    checkpoint = repo / "data" / "checkpoints" / "policy" / "state" / "0" / "state.json"
+    deadline = time.time() + 600
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    killed = subprocess.run(["pkill", "-9", "-f", "pipeline.policy --variant state --seed 0"]).returncode == 0
+    out, _ = driver.communicate(timeout=900)
+    assert killed and driver.returncode == 0, out
+    log = (repo / "data" / "logs" / "launch" / "policy_state-0.log").read_text()
+    assert "resuming state/0 from step" in log, log[-2000:]
+    steps = [row[0] for row in curves(repo, "state", 0)]
+    assert steps[-1] == "400" and len(steps) == len(set(steps)), steps  # to the end, no step evaluated twice
+    assert "changed" not in sh(repo, "dvc", "status").stdout

@@ -26,6 +26,9 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, VecEnvWrapper
 
+from pipeline.policy.pixel_update import critic_routed_update
+from pipeline.policy.routing import CriticEncoderSACPolicy
+
 WarmupActions = Callable[[Any], np.ndarray]
 """``warmup(last_obs)`` -> env actions ``(n_envs, action_dim)``; ``last_obs`` is the agent's current observation
 (a script may read the simulator through its own source instead, as the latent agents' does)."""
@@ -102,16 +105,20 @@ class Harness:
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         if not self.overlap:
-            return super().train(gradient_steps, batch_size)
+            return self.update(gradient_steps, batch_size)
         self.run_pending_train()
         self._pending = (gradient_steps, batch_size)
+
+    def update(self, gradient_steps: int, batch_size: int) -> None:
+        """The gradient steps themselves: the algorithm's own ``train`` (an algorithm class may do them its way)."""
+        super().train(gradient_steps, batch_size)
 
     def run_pending_train(self) -> None:
         """Run the deferred update, if any."""
         if self._pending is not None:
             gradient_steps, batch_size = self._pending
             self._pending = None
-            super().train(gradient_steps, batch_size)
+            self.update(gradient_steps, batch_size)
 
     def learn(self, *args: Any, **kwargs: Any) -> Harness:
         super().learn(*args, **kwargs)
@@ -123,7 +130,14 @@ class Harness:
 
 
 class HarnessSAC(Harness, SAC):
-    """SB3 SAC with the harness's options."""
+    """SB3 SAC with the harness's options; a pixel agent whose encoder the critic trains encodes each batch once
+    (:func:`~pipeline.policy.pixel_update.critic_routed_update`)."""
+
+    def update(self, gradient_steps: int, batch_size: int) -> None:
+        if isinstance(self.policy, CriticEncoderSACPolicy):
+            critic_routed_update(self, gradient_steps, batch_size)
+        else:
+            super().update(gradient_steps, batch_size)
 
 
 class HarnessTQC(Harness, TQC):

@@ -1,12 +1,13 @@
-"""The critic-routed pixel agent's update, fused (each observation batch encoded once) against SB3's ``SAC.train``,
+"""The pixel agents' update, fused (each encoder run once per observation batch) against SB3's ``SAC.train``,
 side by side on one model.
 
 Run (repo root, venv active)::
 
-    python benchmarks/pixel_update.py [--updates 6] [--steps 40] [--rounds 3] [--image-size 84]
+    python benchmarks/pixel_update.py [--variants pixel_manip_ss pixel_nature] [--updates 6] [--steps 40] [--rounds 3]
 
-Builds the study's ``pixel_manip_ss`` agent (84 px, 4 frames, DrQ-v2-style CNN with spatial softmax trained by the
-critic, batch 256, 3x256 heads) with the real code path (``build_envs`` + ``build_model``, in-process envs), fills
+Builds each of the study's pixel agents (``pixel_manip_ss``: DrQ-v2-style CNN with spatial softmax trained by the
+critic; ``pixel_nature``: NatureCNN per actor and critic; 84 px, 4 frames, batch 256, 3x256 heads) with the real
+code path (``build_envs`` + ``build_model``, in-process envs), fills
 its replay with ``learning_starts`` random steps, then times in interleaved rounds (fused, SB3, fused, ...):
 ``--updates`` gradient steps alone, and ``--steps`` env steps of ``model.learn`` (one update per vectorised step).
 Prints the seconds per update and the env steps/s of each, and their ratios; the machine's load average is printed
@@ -30,16 +31,9 @@ from pipeline.config import load_params
 from pipeline.policy.train import PolicyPaths, build_envs, build_model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--updates", type=int, default=6, help="timed gradient steps per round and path")
-    parser.add_argument("--steps", type=int, default=40, help="timed env steps of model.learn per round and path")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--image-size", type=int, default=84)
-    parser.add_argument("--learning-starts", type=int, default=300)
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-    study = load_params("params.yaml").policy.variants["pixel_manip_ss"]
+def measure(variant_name: str, args: argparse.Namespace) -> None:
+    """Time the two update paths of one study pixel agent, interleaved, and print them."""
+    study = load_params("params.yaml").policy.variants[variant_name]
     sac = study.sac.model_copy(update={"learning_starts": args.learning_starts, "buffer_size": 20_000})
     variant = study.model_copy(update={"sac": sac, "wall_minutes": None})
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,12 +55,26 @@ def main() -> None:
         train_env.close()
         eval_env.close()
     n_updates, n_steps = args.rounds * args.updates, args.rounds * args.steps
-    print(f"pixel_manip_ss at {args.image_size} px, batch {sac.batch_size}, {torch.get_num_threads()} torch threads, "
+    print(f"{variant_name} at {args.image_size} px, batch {sac.batch_size}, {torch.get_num_threads()} torch threads, "
           f"load average {os.getloadavg()[0]:.2f} at the end")  # fmt: skip
     for name in paths:
-        print(f"{name:>5}: {update_s[name] / n_updates:.3f} s per update, {n_steps / learn_s[name]:.2f} env steps/s")
-    print(f"fused / sb3: updates {update_s['sb3'] / update_s['fused']:.2f}x faster, "
-          f"env steps/s {learn_s['sb3'] / learn_s['fused']:.2f}x")  # fmt: skip
+        print(f"  {name:>5}: {update_s[name] / n_updates:.3f} s per update, {n_steps / learn_s[name]:.2f} env steps/s")
+    print(f"  fused / sb3: updates {update_s['sb3'] / update_s['fused']:.2f}x faster, "
+          f"env steps/s {learn_s['sb3'] / learn_s['fused']:.2f}x", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=["pixel_manip_ss", "pixel_nature"])
+    parser.add_argument("--updates", type=int, default=6, help="timed gradient steps per round and path")
+    parser.add_argument("--steps", type=int, default=40, help="timed env steps of model.learn per round and path")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=84)
+    parser.add_argument("--learning-starts", type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    for name in args.variants:
+        measure(name, args)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, VecEnvWrapper
 
-from pipeline.policy.pixel_update import critic_routed_update
-from pipeline.policy.routing import CriticEncoderSACPolicy
+from pipeline.policy.pixel_update import fused_update
+from pipeline.policy.routing import PixelSACPolicy
 
 WarmupActions = Callable[[Any], np.ndarray]
 """``warmup(last_obs)`` -> env actions ``(n_envs, action_dim)``; ``last_obs`` is the agent's current observation
@@ -130,12 +130,12 @@ class Harness:
 
 
 class HarnessSAC(Harness, SAC):
-    """SB3 SAC with the harness's options; a pixel agent whose encoder the critic trains encodes each batch once
-    (:func:`~pipeline.policy.pixel_update.critic_routed_update`)."""
+    """SB3 SAC with the harness's options; a pixel agent runs each encoder once per batch of observations
+    (:func:`~pipeline.policy.pixel_update.fused_update`)."""
 
     def update(self, gradient_steps: int, batch_size: int) -> None:
-        if isinstance(self.policy, CriticEncoderSACPolicy):
-            critic_routed_update(self, gradient_steps, batch_size)
+        if isinstance(self.policy, PixelSACPolicy):
+            fused_update(self, gradient_steps, batch_size)
         else:
             super().update(gradient_steps, batch_size)
 

@@ -1,14 +1,20 @@
-"""SAC's update for pixel agents whose encoder the critic alone trains (``routing: critic``, DrQ-v2's routing), with
-each batch of observations encoded once.
+"""SAC's update for the end-to-end pixel agents, with each batch of observations encoded once per encoder.
 
-SB3's ``SAC.train`` runs the shared encoder over the observations three times per gradient step: for the actor's
-actions (without gradients, as the routing detaches them), for the critic loss (with gradients), and again for the
-actor loss's Q values (with gradients, which then flow back through the encoder although the actor's optimizer never
-steps it). Here the observations are encoded once, with gradients, for the critic loss; the actor's actions and its
-loss's Q values read those features detached, as DrQ-v2's update does (features from before the critic's step, the
-critic's heads after it). The next observations still go through the online encoder (the next actions) and the target
-critic's own encoder copy (the TD target), as in SB3. Same losses, entropy tuning, target clipping and Polyak
-averaging as ``SAC.train``; the extractor's random shift is drawn once per batch instead of once per pass.
+SB3's ``SAC.train`` runs an encoder over the observations up to three times per gradient step: for the actor's
+actions, for the critic loss, and again for the actor loss's Q values, whose gradients then flow back through the
+critic's encoder only to be discarded (its optimizer steps on the critic loss alone). Here each encoder sees the
+observations once, and the actor loss's Q values read the critic's features detached, as DrQ-v2's update does:
+
+- ``routing: critic`` (DrQ-v2): one encoder, run with gradients for the critic loss; the actor reads its features
+  detached (features from before the critic's step, the critic's heads after it);
+- ``routing: separate``: the actor's encoder with gradients for the actor, the critic's for the critic loss;
+- ``routing: shared`` (the actor loss trains the one encoder): run with gradients for the actor, detached for the
+  critic; SB3 never steps it on the critic loss, so this update is SB3's to the last digit without augmentation.
+
+The next observations go through the online actor's encoder (the next actions) and the target critic's own encoder
+copy (the TD target), as in SB3. Same losses, entropy tuning, target clipping and Polyak averaging as ``SAC.train``;
+an extractor's random shift is drawn once per batch instead of once per pass. State and latent agents keep SB3's
+update.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import torch.nn.functional as F
 from stable_baselines3 import SAC
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
+
+from pipeline.policy.routing import CriticEncoderSACPolicy
 
 
 def actor_from_features(model: SAC, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
@@ -35,9 +43,23 @@ def q_from_features(model: SAC, features: th.Tensor, actions: th.Tensor) -> tupl
     return tuple(q(q_input) for q in model.critic.q_networks)
 
 
-def critic_routed_update(model: SAC, gradient_steps: int, batch_size: int) -> None:
-    """``gradient_steps`` SAC updates of ``model`` (a :class:`~pipeline.policy.routing.CriticEncoderSACPolicy`
-    agent without SDE), each encoding its observations once."""
+def observation_features(model: SAC, obs: dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor]:
+    """The actor's and the critic's features of ``obs``, ``(B, F)`` each, each encoder run once (see above)."""
+    actor, critic = model.actor, model.critic
+    if isinstance(model.policy, CriticEncoderSACPolicy):
+        critic_features = critic.extract_features(obs, critic.features_extractor)
+        return critic_features.detach(), critic_features
+    if model.policy.share_features_extractor:
+        actor_features = actor.extract_features(obs, actor.features_extractor)
+        return actor_features, actor_features.detach()
+    return actor.extract_features(obs, actor.features_extractor), critic.extract_features(
+        obs, critic.features_extractor
+    )
+
+
+def fused_update(model: SAC, gradient_steps: int, batch_size: int) -> None:
+    """``gradient_steps`` SAC updates of a pixel agent (:class:`~pipeline.policy.routing.PixelSACPolicy`, no gSDE),
+    each encoder run once over the observations."""
     assert not model.use_sde, "the fused pixel update does not support gSDE"
     model.policy.set_training_mode(True)
     optimizers = [model.actor.optimizer, model.critic.optimizer]
@@ -46,8 +68,8 @@ def critic_routed_update(model: SAC, gradient_steps: int, batch_size: int) -> No
     for step in range(gradient_steps):
         data = model.replay_buffer.sample(batch_size, env=model._vec_normalize_env)
         discounts = data.discounts if data.discounts is not None else model.gamma
-        features = model.critic.extract_features(data.observations, model.critic.features_extractor)  # (B, F)
-        actions_pi, log_prob = actor_from_features(model, features.detach())
+        actor_features, features = observation_features(model, data.observations)  # (B, F) each
+        actions_pi, log_prob = actor_from_features(model, actor_features)
         log_prob = log_prob.reshape(-1, 1)  # (B,) -> (B, 1)
         if model.ent_coef_optimizer is not None:
             ent_coef = th.exp(model.log_ent_coef.detach())

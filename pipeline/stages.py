@@ -8,6 +8,7 @@ graph's tests run every stage through its entry point), instead of silently miss
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -171,24 +172,34 @@ class Undeclared:
 
 
 class DeclaredItems(dict):
-    """A params mapping (``policy.variants``) holding only the declared item: reading any other raises."""
+    """A params mapping (``policy.variants``) holding only the declared item: the names of all are there (a name is
+    not a setting), reading any other item raises."""
 
-    def __init__(self, items: dict[str, Any], key: str, stage: str) -> None:
+    def __init__(self, items: dict[str, Any], names: list[str], key: str, stage: str) -> None:
         super().__init__(items)
-        self._where = (key, stage)
+        self._names, self._where = tuple(names), (key, stage)
 
     def __missing__(self, name: str) -> NoReturn:
-        raise UndeclaredParam(f"{self._where[0]}.{name}", self._where[1])
+        if name in self._names:
+            raise UndeclaredParam(f"{self._where[0]}.{name}", self._where[1])
+        raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
-        if not super().__contains__(name):
-            raise UndeclaredParam(f"{self._where[0]}.{name}", self._where[1])
-        return True
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return list(self._names)
 
     def _all(self, *_: object) -> NoReturn:
         raise UndeclaredParam(f"{self._where[0]} (all of it)", self._where[1])
 
-    __iter__ = __len__ = keys = values = items = _all  # type: ignore[assignment]
+    values = items = get = _all  # type: ignore[assignment]
 
 
 def within(key: str, declared: str) -> bool:
@@ -211,7 +222,8 @@ def _masked(model: M, prefix: str, keys: tuple[str, ...], stage: str) -> M:
         if inner and isinstance(value, BaseModel):
             update[name] = _masked(value, key, keys, stage)
         elif inner and isinstance(value, dict):
-            update[name] = DeclaredItems({k: v for k, v in value.items() if f"{key}.{k}" in keys}, key, stage)
+            kept = {k: v for k, v in value.items() if f"{key}.{k}" in keys}
+            update[name] = DeclaredItems(kept, list(value), key, stage)
         else:
             update[name] = Undeclared(key, stage)
     return model.model_copy(update=update)

@@ -28,6 +28,7 @@ from pipeline.policy.obs_parts import shifted
 from pipeline.policy.train import PolicyPaths, build_envs, build_model, train_policy
 from pipeline.policy.vec_backend import make_fetch_vec_env, resolve_vec_env
 from pipeline.policy.vecenv import GoalObsVecEnv
+from pipeline.stages import stage_view
 
 from .conftest import tiny_params_dict, write_params
 
@@ -67,7 +68,9 @@ def policy_params(tmp_path: Path, **policy: object) -> dict:
 
 
 def run_policy(params: Params, variant: str, seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """The stage as its entry point runs it: the ``env`` and ``policy`` sections, the variant, the seed, the paths."""
+    """The stage as its entry point runs it: its view of the params (a key ``pipeline/stages.py`` does not declare
+    stops it), the ``env`` and ``policy`` sections, the variant, the seed, the paths."""
+    params = stage_view("policy", params, variant)
     return train_policy(params.env, params.policy, variant, seed, PolicyPaths.of(params.paths), progress)
 
 

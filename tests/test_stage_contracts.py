@@ -123,12 +123,15 @@ def test_view_of_a_matrix_mapping_holds_only_its_item(tiny_params: dict) -> None
     names = list(params.policy.variants)
     view = stage_view("policy", params, names[0])
     assert view.policy.variants[names[0]] == params.policy.variants[names[0]]
-    assert names[0] in view.policy.variants
+    assert names[0] in view.policy.variants and names[1] in view.policy.variants and "nope" not in view.policy.variants
+    assert list(view.policy.variants) == names  # the names are there; a name is not a setting
     assert view.policy.n_envs == params.policy.n_envs
     with pytest.raises(UndeclaredParam, match=rf"policy\.variants\.{names[1]}"):
         view.policy.variants[names[1]]
+    with pytest.raises(KeyError):
+        view.policy.variants["nope"]
     with pytest.raises(UndeclaredParam, match="all of it"):
-        list(view.policy.variants)
+        list(view.policy.variants.values())
     with pytest.raises(UndeclaredParam, match="policy.run"):
         len(view.policy.run)
 

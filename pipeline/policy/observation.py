@@ -36,10 +36,10 @@ class Frames:
     presence: np.ndarray | None = None
     """keypoint presence ``(m, K)`` (``occluded_goal: hold``)"""
 
-    def row(self, i: int) -> Frames:
-        """Row ``i`` as a batch of one."""
-        one = lambda a: None if a is None else a[i : i + 1]  # noqa: E731
-        return Frames({k: v[i : i + 1] for k, v in self.raw.items()}, one(self.z), one(self.presence))
+    def rows(self, start: int, stop: int, raw: dict[str, np.ndarray]) -> Frames:
+        """Rows ``start:stop`` of the encoder's outputs with the simulator's observations ``raw`` of those frames."""
+        cut = lambda a: None if a is None else a[start:stop]  # noqa: E731
+        return Frames(raw, cut(self.z), cut(self.presence))
 
 
 class ObservationFlow:

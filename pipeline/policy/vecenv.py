@@ -134,10 +134,9 @@ class GoalObsVecEnv(VecEnvWrapper):
         if terminal and self.latent:
             pixels = np.concatenate([raw["pixels"], np.stack([t["pixels"] for t in terminal])])
         both = self._frames(raw, pixels)  # one batched encoder call for current + terminal frames
-        now = Frames(raw, *(None if a is None else a[:n] for a in (both.z, both.presence)))
+        now = both.rows(0, n, raw)
         for j, i in enumerate(done_idx):  # the finished episodes' last observations, with their old goals
-            last = Frames({k: v[None] for k, v in terminal[j].items()},
-                          *(None if a is None else a[n + j : n + j + 1] for a in (both.z, both.presence)))  # fmt: skip
+            last = both.rows(n + j, n + j + 1, {k: v[None] for k, v in terminal[j].items()})
             infos[i]["terminal_observation"] = self.flow.terminal(int(i), last)
         self._new_goals(raw, done_idx)
         obs = self.flow.step(now, done_idx)

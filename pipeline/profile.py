@@ -95,7 +95,7 @@ def study_cost(params: dict[str, Any]) -> str:
         f"~{hours:,.0f} CPU hours at the speeds measured on a 2-core CPU (~{hours / 24:,.1f} days)"
         + (f", {', '.join(budget)} stopped at their wall_minutes" if budget else "")
         + (f"; the {len(pixel)} pixel rows ~{gpu:,.0f} GPU hours at the seed study's ~30 env steps/s" if pixel else "")
-        + f"; after pretraining {encoders} encoders (~30 min each on 2 CPU cores)"
+        + f"; after pretraining {encoders} encoder{'s' * (encoders != 1)} (~30 min each on 2 CPU cores)"
     )
 
 

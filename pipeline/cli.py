@@ -48,8 +48,9 @@ def fail(message: str) -> None:
 
 def run_stage(fn: Callable[[], object], errors: tuple[type[Exception], ...] = ()) -> None:
     """Run a stage body. Known failures (:class:`PipelineError`, ``errors``, a full disk or an unwritable path)
-    print one line and exit with code 2; Ctrl-C prints one line and exits with 130 (stages write final paths only
-    when done; the policy stage resumes from its checkpoint). Anything else keeps its traceback."""
+    print one line and exit with code 2; Ctrl-C prints one line and exits with 130, SIGTERM (as Lightning reports it)
+    with 143 (stages write final paths only when done; the policy stage resumes from its checkpoint). Anything else
+    keeps its traceback."""
     try:
         fn()
     except (PipelineError, *errors) as exc:
@@ -62,3 +63,10 @@ def run_stage(fn: Callable[[], object], errors: tuple[type[Exception], ...] = ()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+        # Lightning ends a fit on SIGTERM with a SystemExit that carries no code (exit status 0, no output written):
+        # a killed pretraining would look finished to the launcher's retries, DVC and a shell's `&&`
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(143)

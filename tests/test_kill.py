@@ -103,3 +103,27 @@ def test_pretrain_killed_anywhere_resumes_to_the_same_end(tmp_path: Path, tiny_d
         results[name] = (json.loads((out / "metrics.json").read_text())["steps"], files_under(out))
         assert no_partials(base)
     assert results["killed"] == results["reference"]
+
+
+def test_pretrain_stopped_by_sigterm_fails_and_then_resumes(tmp_path: Path, tiny_dataset: Path) -> None:
+    """Lightning turns SIGTERM into a code-less ``SystemExit``: the stage must exit 143 (not 0, which a launcher or
+    DVC would take as finished), publish nothing, and resume from its checkpoint when run again."""
+    from pipeline.cli import INTERRUPTED
+
+    p = stage_params(tmp_path, tiny_dataset, max_steps=400, max_epochs=1000, checkpoint_every_steps=5)
+    cmd = [sys.executable, "-m", "pipeline.pretrain", "--encoder", "vae", "--params", str(write_params(tmp_path, p))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ckpt = Path(p["paths"]["checkpoints"]) / "pretrain" / "vae" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the pretraining ended before its first checkpoint"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143 and INTERRUPTED in err, err[-2000:]
+    out = Path(p["paths"]["encoders"]) / "vae"
+    assert not (out / "metrics.json").exists() and no_partials(tmp_path)
+    done = run_whole(cmd)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming" in done.stdout + done.stderr
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 400

@@ -19,8 +19,9 @@ COST_NOTE = (
     "Steps and hours to 50 % / 90 %: each seed's first evaluation at or above the level (— where it never got there). "
     "Route hours charge a latent run the whole collect time of the dataset and the whole pretraining time of its "
     "encoder, as if that route ran alone (variants sharing an encoder are each charged it in full); state, control and "
-    "end-to-end pixel runs are charged nothing. Final on N episodes: `python -m pipeline.policy.evaluate` at the run's "
-    "last checkpoint, with a 95 % Wilson interval per seed."
+    "end-to-end pixel runs are charged nothing. Final on N episodes: the run's own final evaluation "
+    "(`policy.final_eval_episodes` fixed episodes after training), or `python -m pipeline.policy.evaluate` on more, "
+    "with a 95 % Wilson interval per seed."
 )
 
 

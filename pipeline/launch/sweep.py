@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,19 @@ def current_success(runs: Path, task: Task) -> str:
     return f"{float(rows[-1]['success']):.2f} at {rows[-1]['step']}" if rows else ""
 
 
+def started(handle: Any) -> bool:
+    """Whether a submitted task has started: a local one may still wait for a free worker (a Ray task counts as
+    started once submitted: the cluster queues it)."""
+    return handle.running() or handle.done() if isinstance(handle, Future) else True
+
+
 def progress(state: Sweep, running: dict[Any, Task], waiting: int, runs: Path) -> str:
-    """One line: counts, then each running policy run's current success."""
-    now = ", ".join(f"{t.name} {current_success(runs, t)}".strip() for t in running.values())
-    return f"launch: {len(state.done)} done, {len(running)} running, {len(state.failed)} failed, {waiting} waiting" + (
-        f" | {now}" if now else ""
-    )
+    """One line: counts, then each running task, with a policy run's current success."""
+    now = [t for h, t in running.items() if started(h)]
+    waiting += len(running) - len(now)
+    names = ", ".join(f"{t.name} {current_success(runs, t)}".strip() for t in now)
+    counts = f"{len(state.done)} done, {len(now)} running, {len(state.failed)} failed, {waiting} waiting"
+    return f"launch: {counts}" + (f" | {names}" if names else "")
 
 
 def sweep(tasks: list[Task], backend: Any, root: Path, commit: str | None, logs: Path, runs: Path) -> Sweep:

@@ -9,11 +9,13 @@ deleted, and the run starts from scratch. Each case says so in one log line.
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from pytorch_lightning.callbacks import Callback
 
 from pipeline.collect.dataset import open_dataset
 from pipeline.encoders.registry import encoder_section
@@ -21,6 +23,24 @@ from pipeline.io import remove, write_json
 from pipeline.pretrain.config import PretrainConfig
 
 LAST, FINGERPRINT = "last.ckpt", "fingerprint.json"
+
+
+class TrainClock(Callback):
+    """Training seconds summed over every run of one encoder: each checkpoint stores the total so far, and a resumed
+    run adds to it (the seconds between the last checkpoint and an interruption are lost with their steps)."""
+
+    def __init__(self) -> None:
+        self.prior, self.start = 0.0, time.perf_counter()
+
+    def seconds(self) -> float:
+        """Seconds trained before this run's checkpoint plus this run's own."""
+        return self.prior + time.perf_counter() - self.start
+
+    def state_dict(self) -> dict[str, float]:
+        return {"train_seconds": self.seconds()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.prior = float(state_dict.get("train_seconds", 0.0))
 
 
 def fingerprint(pre: PretrainConfig, name: str, dataset: Path) -> dict[str, Any]:

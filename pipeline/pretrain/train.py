@@ -26,7 +26,7 @@ from pipeline.pretrain.lit import build_lit_module, compute_label_stats
 from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
-from pipeline.pretrain.resume import fingerprint, resumable
+from pipeline.pretrain.resume import TrainClock, fingerprint, resumable
 from pipeline.quiet import quiet_lightning
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def probe(
     )
 
 
-def _trainer(pre: PretrainConfig, ckpt_dir: Path, log_dir: Path, progress: bool) -> pl.Trainer:
+def _trainer(pre: PretrainConfig, ckpt_dir: Path, log_dir: Path, progress: bool, clock: TrainClock) -> pl.Trainer:
     logger = TensorBoardLogger(str(log_dir.parent), name="", version=log_dir.name)  # logs in exactly ``log_dir``
     # ``last.ckpt`` every few optimiser steps, so an interrupted run loses little
     ckpt = ModelCheckpoint(
@@ -130,7 +130,7 @@ def _trainer(pre: PretrainConfig, ckpt_dir: Path, log_dir: Path, progress: bool)
         num_nodes=pre.num_nodes,
         strategy=pre.strategy,
         logger=logger,
-        callbacks=[ckpt],
+        callbacks=[ckpt, clock],
         enable_progress_bar=progress,
         enable_model_summary=False,
         log_every_n_steps=10,
@@ -173,21 +173,23 @@ def _pretrain(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bo
         lit = build_lit_module(name, block, size, dm.median, label_stats, pre.lr_schedule)  # fg_weight 0: plain MSE
         fp = {**fingerprint(pre, name, paths.dataset), "architecture": state_signature(lit.state_dict())}
         resume = resumable(ckpt_dir, fp, name)  # checked readable; None: from scratch (a damaged one set aside)
-        trainer = _trainer(pre, ckpt_dir, paths.logs, progress)
+        clock = TrainClock()  # counts the seconds of earlier runs of a resumed one too
+        trainer = _trainer(pre, ckpt_dir, paths.logs, progress, clock)
         trainer.fit(lit, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
-        net = lit.net
+        net, train_s = lit.net, clock.seconds()
         stats = {  # EncoderMetrics fields of a trained encoder
             "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
             "epochs": trainer.current_epoch,
             "steps": trainer.global_step,
-            "train_frames_per_s": trainer.global_step * pre.batch_size / max(time.perf_counter() - t0, 1e-9),
+            "train_frames_per_s": trainer.global_step * pre.batch_size / max(train_s, 1e-9),
         }
     else:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)  # nothing to resume, but dvc.yaml declares it an out of every stage
         try:
             net = build_encoder(name, block, size)
         except (ValueError, FileNotFoundError) as exc:
             raise PretrainError(f"pretrain.{name}: {exc}") from None
-    train_s = time.perf_counter() - t0
+        train_s = time.perf_counter() - t0
     out = paths.encoder
     tmp = partial_path(out)
     remove(tmp)

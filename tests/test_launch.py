@@ -89,7 +89,6 @@ def test_launch_matches_dvc_repro_and_leaves_dvc_up_to_date(tmp_path: Path, back
 def test_progress_counts_a_task_queued_for_a_worker_as_waiting(tmp_path: Path) -> None:
     """Two workers, three tasks submitted: the line says 2 running, 1 waiting, with each running run's success."""
     import threading
-    from concurrent.futures import ThreadPoolExecutor
 
     from pipeline.launch.sweep import Sweep, progress
 
@@ -99,11 +98,12 @@ def test_progress_counts_a_task_queued_for_a_worker_as_waiting(tmp_path: Path) -
     gate = threading.Event()
     tasks = [Task(f"policy@state-{s}", ("python", "-m", "pipeline.policy", "--variant", "state", "--seed", str(s)),
                   ()) for s in range(3)]  # fmt: skip
-    with ThreadPoolExecutor(2) as pool:
+    backend = LocalBackend(2, retries=0)
+    with backend.pool as pool:
         handles = [pool.submit(gate.wait) for _ in tasks]
         while not (handles[0].running() and handles[1].running()):
             gate.wait(0.01)
-        line = progress(Sweep(done=["collect"]), dict(zip(handles, tasks)), 4, tmp_path / "runs")
+        line = progress(Sweep(done=["collect"]), dict(zip(handles, tasks)), 4, tmp_path / "runs", backend)
         gate.set()
     assert line == "launch: 1 done, 2 running, 0 failed, 5 waiting | policy@state-0 0.40 at 10000, policy@state-1"
 

@@ -58,6 +58,10 @@ class LocalBackend:
     def result(self, handle: Future) -> int:
         return handle.result()
 
+    def started(self, handle: Future) -> bool:
+        """Whether a submitted task holds a worker (it may still wait for a free one)."""
+        return handle.running() or handle.done()
+
 
 def _ray_task(argv: Sequence[str], cwd: str, log: str, commit: str | None) -> int:
     rc = run_task(argv, cwd, log, commit)
@@ -84,6 +88,10 @@ class RayBackend:
 
     def wait(self, handles: list[Any]) -> list[Any]:
         return self.ray.wait(handles, num_returns=1)[0]
+
+    def started(self, handle: Any) -> bool:
+        """A submitted task counts as started: the cluster queues it."""
+        return True
 
     def result(self, handle: Any) -> int:
         try:

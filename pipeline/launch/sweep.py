@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import subprocess
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +37,10 @@ def current_success(runs: Path, task: Task) -> str:
     return f"{float(rows[-1]['success']):.2f} at {rows[-1]['step']}" if rows else ""
 
 
-def started(handle: Any) -> bool:
-    """Whether a submitted task has started: a local one may still wait for a free worker (a Ray task counts as
-    started once submitted: the cluster queues it)."""
-    return handle.running() or handle.done() if isinstance(handle, Future) else True
-
-
-def progress(state: Sweep, running: dict[Any, Task], waiting: int, runs: Path) -> str:
-    """One line: counts, then each running task, with a policy run's current success."""
-    now = [t for h, t in running.items() if started(h)]
+def progress(state: Sweep, running: dict[Any, Task], waiting: int, runs: Path, backend: Any) -> str:
+    """One line: counts, then each running task (``backend.started``: not one queued for a free worker), with a
+    policy run's current success."""
+    now = [t for h, t in running.items() if backend.started(h)]
     waiting += len(running) - len(now)
     names = ", ".join(f"{t.name} {current_success(runs, t)}".strip() for t in now)
     counts = f"{len(state.done)} done, {len(now)} running, {len(state.failed)} failed, {waiting} waiting"
@@ -83,5 +77,5 @@ def sweep(tasks: list[Task], backend: Any, root: Path, commit: str | None, logs:
             else:
                 state.failed[t.name] = str(logs / f"{t.log_name}.log")
                 print(f"launch: {t.name} failed ({why}); log: {state.failed[t.name]}", flush=True)
-            print(progress(state, running, len(pending), runs), flush=True)
+            print(progress(state, running, len(pending), runs, backend), flush=True)
     return state

@@ -158,3 +158,15 @@ def test_bad_param_stops_repro_with_the_stage_error(repo: Path) -> None:
     left = [p.name for p in (repo / "data").glob("dataset.zarr*") if not p.name.endswith((".lock", ".lock.owner"))]
     assert not (repo / "data" / "dataset.zarr").exists() and not left  # an earlier run's lock file is no output
     assert not (repo / "data" / "dataset.zarr.lock.owner").exists()  # nobody holds the lock
+
+
+def test_bytecode_is_not_part_of_a_stages_code() -> None:
+    """A stage's code dependency hashes the sources only: the ``__pycache__`` any import writes beside them (absent
+    from a clone, different per Python) must not make ``dvc status`` report the code changed."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        ignored = repo.dvcignore.is_ignored_file
+        assert ignored(str(ROOT / "pipeline" / "collect" / "__pycache__" / "core.cpython-311.pyc"))
+        assert ignored(str(ROOT / "pipeline" / "io.pyc"))
+        assert not ignored(str(ROOT / "pipeline" / "collect" / "core.py"))

@@ -143,3 +143,17 @@ def test_a_killed_run_is_retried_and_resumes(tmp_path: Path) -> None:
     steps = [row[0] for row in curves(repo, "state", 0)]
     assert steps[-1] == "400" and len(steps) == len(set(steps)), steps  # to the end, no step evaluated twice
     assert "changed" not in sh(repo, "dvc", "status").stdout
+
+
+def test_a_stage_that_left_no_output_fails_with_dvcs_reason(tmp_path: Path) -> None:
+    """The driver's ``dvc commit`` of a stage that exited 0 without writing an output it declares: the failure names
+    the output (the study's pretrain@frozen once failed with an empty reason)."""
+    from pipeline.launch.sweep import record
+
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: 'true'\n    outs: [never_written]\n")
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        sh(tmp_path, *cmd)
+    why = record(tmp_path, "s")
+    assert why.startswith("dvc commit failed:") and "never_written" in why and "does not exist" in why
+    (tmp_path / "never_written").write_text("now it is")
+    assert record(tmp_path, "s") == ""

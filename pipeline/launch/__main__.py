@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.config import load_params
 from pipeline.launch.backends import LocalBackend, RayBackend
-from pipeline.launch.plan import dvc_changed, plan, to_run
+from pipeline.launch.plan import dvc, dvc_changed, plan, to_run
 from pipeline.launch.sweep import sweep
 from pipeline.params import DEFAULT_PARAMS, ParamsError
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     state = sweep(tasks, backend, Path.cwd(), pinned, logs, params.paths.runs)
     if state.failed or state.skipped:
         sys.exit(f"launch: {len(state.failed)} failed, {len(state.skipped)} skipped; logs under {logs}")
-    subprocess.run(["dvc", "repro", "report"], check=True)
+    subprocess.run(dvc("repro", "report"), check=True)
     print(f"launch: {len(state.done)} tasks done; report in {params.paths.report}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,14 @@ def to_run(tasks: list[Task], changed: set[str]) -> list[Task]:
     return [t for t in tasks if t.name in names]
 
 
+def dvc(*args: str) -> list[str]:
+    """A DVC command line: the ``dvc`` installed beside this interpreter when there is one (as a task's ``python``
+    is this interpreter, so a launcher started as ``.venv/bin/python`` needs no activated venv), else PATH's."""
+    beside = Path(sys.executable).parent / "dvc"
+    return [str(beside) if beside.exists() else "dvc", *args]
+
+
 def dvc_changed(root: Path) -> set[str]:
     """Stage names ``dvc status`` reports changed in ``root``."""
-    out = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(dvc("status", "--json"), cwd=root, capture_output=True, text=True, check=True).stdout
     return set(json.loads(out or "{}"))

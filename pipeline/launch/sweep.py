@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.launch.plan import Task
+from pipeline.launch.plan import Task, dvc
 
 
 @dataclass
@@ -47,6 +47,15 @@ def progress(state: Sweep, running: dict[Any, Task], waiting: int, runs: Path, b
     return f"launch: {counts}" + (f" | {names}" if names else "")
 
 
+def record(root: Path, stage: str) -> str:
+    """``dvc commit`` a finished stage (its deps and outputs as they are now); empty, or why it failed (DVC's own
+    error line: ``-q`` would silence it)."""
+    out = subprocess.run(dvc("commit", "-f", stage), cwd=root, capture_output=True, text=True)
+    if out.returncode == 0:
+        return ""
+    return f"dvc commit failed: {' '.join((out.stderr or out.stdout).split())[-300:]}"
+
+
 def sweep(tasks: list[Task], backend: Any, root: Path, commit: str | None, logs: Path, runs: Path) -> Sweep:
     """Run ``tasks`` (in dependency order; a task after one not in ``tasks`` treats it as done) on ``backend``."""
     state, names = Sweep(), {t.name for t in tasks}
@@ -68,8 +77,7 @@ def sweep(tasks: list[Task], backend: Any, root: Path, commit: str | None, logs:
             t = running.pop(handle)
             rc, why = backend.result(handle), ""
             if rc == 0:  # the driver alone records it: dvc.lock gets the stage's deps and outputs as they are now
-                record = subprocess.run(["dvc", "commit", "-f", "-q", t.name], cwd=root, capture_output=True, text=True)
-                why = "" if record.returncode == 0 else f"dvc commit failed: {record.stderr.strip()[-300:]}"
+                why = record(root, t.name)
             else:
                 why = f"exit {rc}"
             if not why:

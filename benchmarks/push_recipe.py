@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.report.stats import success_value
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE: dict[str, Any] = {"obs": "state", "sac": {"learning_starts": 20000}}
 """the sweep's reference: the variant defaults with the 20 k-step scripted warm-up the sweep started from (the
@@ -135,7 +137,8 @@ def read_curve(out: Path, config: str, seed: int) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with path.open() as f:
-        return [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+        return [{k: success_value(v) if k == "success" else float(v) for k, v in r.items() if v != ""}
+                for r in csv.DictReader(f)]  # fmt: skip
 
 
 def summarise(out: Path, configs: list[str], seeds: list[int], budgets: list[int]) -> str:

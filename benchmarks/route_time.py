@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.report.stats import success_value
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_LINE = re.compile(r"Running stage '([^']+)'")
 
@@ -64,7 +66,7 @@ def read_eval(path: Path) -> list[dict[str, float]]:
         rows = []
         for r in csv.DictReader(f):
             try:
-                rows.append({k: float(v) for k, v in r.items()})
+                rows.append({k: success_value(v) if k == "success" else float(v) for k, v in r.items()})
             except (TypeError, ValueError):
                 continue
     return rows

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.report.__main__ import main as report_main
-from pipeline.report.aggregate import VariantSummary, load_encoders
+from pipeline.report.aggregate import VariantSummary, load_encoders, read_eval
 from pipeline.report.render import POLICY_KEYS, curve_label, draw_curves
 from pipeline.report.stats import (
     MIN_SEEDS_FOR_CI,
@@ -70,6 +70,15 @@ def test_interval_brackets_the_aggregate_from_5_seeds(n: int) -> None:
 def test_steps_to() -> None:
     steps, succ = np.array([0, 10, 20, 30]), np.array([0.0, 0.4, 0.6, 0.95])
     assert steps_to(steps, succ, 0.5) == 20 and steps_to(steps, succ, 0.9) == 30 and steps_to(steps, succ, 0.99) is None
+
+
+def test_a_float32_success_of_18_in_20_reaches_090(tmp_path: Path) -> None:
+    """The policy stage writes float32 means: 18 of 20 episodes is 0.8999999761581421 in eval.csv."""
+    path = tmp_path / "eval.csv"
+    path.write_text("step,success\n0,0.05000000074505806\n10000,0.8999999761581421\n20000,0.949999988079071\n")
+    curve, _ = read_eval(path)
+    assert curve == {0: 0.05, 10000: 0.9, 20000: 0.95}
+    assert steps_to(np.array(list(curve)), np.array(list(curve.values())), 0.9) == 10000
 
 
 def write_run(root: Path, variant: str, seed: int, successes: list[float], every: int = 100) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.report.route import NO_CHARGE, RouteCharge, final_on_many, route_charge
-from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to
+from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to, success_value
 
 
 @dataclass
@@ -126,7 +126,7 @@ def read_eval(path: Path) -> tuple[dict[int, float], dict[int, float]]:
     try:
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        curve = {int(r["step"]): float(r["success"]) for r in rows}
+        curve = {int(r["step"]): success_value(r["success"]) for r in rows}
         wall = {int(r["step"]): float(r.get("wall_seconds") or "nan") for r in rows}
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, csv.Error) as exc:
         raise PipelineError(

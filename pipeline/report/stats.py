@@ -83,6 +83,12 @@ def no_interval_reason(n_seeds: int) -> str:
     return f"{n_seeds} seed{'' if n_seeds == 1 else 's'} < {MIN_SEEDS_FOR_CI}: no interval"
 
 
+def success_value(text: str | float) -> float:
+    """An eval.csv success: the policy stage writes a float32 mean (18 of 20 episodes is 0.8999999762), rounded here
+    to 6 decimals, which any fraction of up to 10^5 episodes keeps, so that 18 of 20 counts as reaching 0.9."""
+    return round(float(text), 6)
+
+
 def steps_to(steps: np.ndarray, success: np.ndarray, level: float) -> int | None:
     """First evaluation step where the success curve reaches ``level`` (``None`` if never)."""
     hit = np.flatnonzero(np.asarray(success) >= level)

@@ -53,6 +53,8 @@ def test_route_hours_charge_the_latent_route_its_collect_and_pretraining(tmp_pat
     assert "| latent_vae | 100, — | 200, — | 2.50, — | collect 0.50 h + pretrain 1.00 h | 2000 |" in md
     assert "| —; 0.41 [0.32, 0.51] of 100 |" in md  # seed 0 has no many-episode evaluation
     assert "| state | 100, 100 | 100, 100 | 0.10, 0.10 | — | — | — (not evaluated) |" in md
+    published = next(line for line in md.splitlines() if line.startswith("| pixels, seed study (published"))
+    assert "~40 per seed" in published and "40,000-80,000" in published and published.count("|") == 8
     for png in ("success_hours.png", "success_published.png"):
         assert (paths["report"] / png).stat().st_size > 1000
 

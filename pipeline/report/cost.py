@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.report.aggregate import VariantSummary  # noqa: E402
-from pipeline.report.route import PUBLISHED  # noqa: E402
+from pipeline.report.route import PUBLISHED, PUBLISHED_COST  # noqa: E402
 
 COST_NOTE = (
     "Steps and hours to 50 % / 90 %: each seed's first evaluation at or above the level (— where it never got there). "
@@ -53,6 +53,7 @@ def cost_table(variants: list[VariantSummary]) -> str:
             f"| {v.name} | {_per_seed(c['steps_to_50_per_seed'], 'd')} | {_per_seed(c['steps_to_90_per_seed'], 'd')} "
             f"| {_per_seed(c['hours_to_90_per_seed'], '.2f')} | {c['charge']} | {rss} | {_finals(c['finals_many'])} |"
         )
+    lines.append("| " + " | ".join(PUBLISHED_COST) + " |")  # what the study is read against
     return "\n".join(lines)
 
 

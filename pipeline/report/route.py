@@ -23,6 +23,18 @@ PUBLISHED = (
 )
 """The seed study's end-to-end SAC+HER success on FetchPush (env steps, success): a reference, never run here"""
 
+PUBLISHED_COST = (
+    "pixels, seed study (published, not run here)",
+    "—",
+    "3.5-4.4 M (95-98 % there)",
+    "~40 per seed (GPU box, 4 envs, ~25-35 env steps/s)",
+    "—",
+    "40,000-80,000",
+    "—",
+)
+"""The published end-to-end pixel agent's cost, a row of the report's cost table (the seed document's later public
+results: 95-98 % at 3.5-4.4 M env steps, ~40 h and 40-80 GB of RAM per seed)"""
+
 
 @dataclass(frozen=True)
 class RouteCharge:

@@ -1,5 +1,6 @@
 """The policy run's evaluation loop: every ``policy.eval_every`` env steps evaluate, append to ``eval.csv``, log and
-checkpoint; stop at the first evaluation past the variant's wall-clock budget (``wall_minutes``)."""
+checkpoint; a run with a wall-clock budget (``wall_minutes``) also evaluates every ``1 / WALL_EVALS`` of it, and stops
+at the first evaluation past it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from pipeline.policy.checkpoint import save_checkpoint
 from pipeline.policy.evaluate import evaluate, success_interval
+
+WALL_EVALS = 6
+"""a wall-budgeted run also evaluates and checkpoints every 1/6 of its budget (12 min of 72): a pixel agent, at 0.2-2
+env steps/s on a CPU, may not reach ``policy.eval_every`` env steps within its budget, and a killed run loses at most
+that much"""
 
 EVAL_COLUMNS = ("step", "success", "final_object_distance", "train_seconds", "reward_success", "wall_seconds")
 """``eval.csv``: env steps, eval success rate, mean final object-goal distance (m), training wall seconds so far
@@ -106,12 +112,21 @@ class EvalCheckpointCallback(BaseCallback):
         if self.last_step < 0:
             self.run_eval(checkpoint=False)
 
+    def wall_eval_due(self) -> bool:
+        """A budgeted run's next evaluation by the clock: the first multiple of ``budget / WALL_EVALS`` wall seconds
+        past the last evaluation's (never, without a budget)."""
+        if self.wall_budget_s is None:
+            return False
+        every = self.wall_budget_s / WALL_EVALS
+        last = self.rows[-1]["wall_seconds"] if self.rows else 0.0
+        return self.timing()["wall_seconds"] >= (last // every + 1) * every
+
     def out_of_time(self) -> bool:
         """The wall-clock budget is spent (checked at evaluations, so a run stops cleanly at one)."""
         return self.wall_budget_s is not None and self.timing()["wall_seconds"] >= self.wall_budget_s
 
     def _on_step(self) -> bool:
-        if self.num_timesteps >= self.next_eval():
+        if self.num_timesteps >= self.next_eval() or self.wall_eval_due():
             self.run_eval()
             return not self.out_of_time()
         return True

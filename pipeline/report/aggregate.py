@@ -13,7 +13,14 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.report.route import NO_CHARGE, RouteCharge, final_on_many, route_charge
-from pipeline.report.stats import aggregate, aggregate_label, bootstrap_interval, steps_to, success_value
+from pipeline.report.stats import (
+    aggregate,
+    aggregate_label,
+    align_curves,
+    bootstrap_interval,
+    steps_to,
+    success_value,
+)
 
 
 @dataclass
@@ -22,8 +29,8 @@ class VariantSummary:
 
     name: str
     seeds: list[int]
-    steps: np.ndarray  # (T,) evaluation steps common to all seeds
-    success: np.ndarray  # (n_seeds, T)
+    steps: np.ndarray  # (T,) every seed's evaluation steps (the union)
+    success: np.ndarray  # (n_seeds, T) each seed's latest evaluation at or before the step; NaN after its last
     metrics: list[dict] = field(default_factory=list)
     missing: list[SkippedRun] = field(default_factory=list)
     """seeds of this variant that could not be read (named in the report, never dropped silently)"""
@@ -62,12 +69,28 @@ class VariantSummary:
         return aggregate_label(self.n_seeds)
 
     def aggregate_curve(self) -> np.ndarray:
-        """(T,) the across-seed aggregate (mean or IQM) at every evaluation step."""
-        return np.array([aggregate(self.success[:, t]) for t in range(len(self.steps))])
+        """(T,) the across-seed aggregate (mean or IQM) at every evaluation step all seeds reached (NaN after the
+        first seed's last evaluation)."""
+        cols = self.success.T  # (T, n_seeds)
+        return np.array([aggregate(c) if np.isfinite(c).all() else np.nan for c in cols])
+
+    def last_evaluations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per seed: the step and success of its last evaluation, ``(n_seeds,)`` each."""
+        last = np.array([np.flatnonzero(np.isfinite(row))[-1] for row in self.success])  # (n_seeds,)
+        return self.steps[last], self.success[np.arange(len(last)), last]
+
+    def finals(self) -> tuple[np.ndarray, int | None]:
+        """Per-seed final success: the final evaluation on the most fixed episodes when every seed has one on the
+        same number (returned with it), else each seed's last evaluation (``None``)."""
+        many = self.finals_many
+        if many and len(many) == self.n_seeds and all(many) and len({m["episodes"] for m in many}) == 1:
+            return np.array([m["success"] for m in many]), many[0]["episodes"]
+        return self.last_evaluations()[1], None
 
     def row(self) -> dict:
         """Table row: aggregate final success, its interval (``None`` below 5 seeds), per-seed finals, speed."""
-        final = self.success[:, -1]
+        final, episodes = self.finals()
+        last_steps = self.last_evaluations()[0]
         interval = bootstrap_interval(final)
         curve = self.aggregate_curve()
 
@@ -81,7 +104,8 @@ class VariantSummary:
         return {
             "variant": self.name,
             "seeds": self.n_seeds,
-            "final_steps": int(self.steps[-1]),
+            "final_steps": f"{last_steps.min()}-{last_steps.max()}" if np.ptp(last_steps) else int(last_steps[0]),
+            "final_episodes": episodes,
             "final_success": aggregate(final),
             "aggregate": self.aggregate_label,
             "final_per_seed": sorted(float(v) for v in final),
@@ -137,11 +161,6 @@ def read_eval(path: Path) -> tuple[dict[int, float], dict[int, float]]:
     return curve, wall
 
 
-def read_curve(path: Path) -> dict[int, float]:
-    """``eval.csv`` -> {step: success} (see :func:`read_eval`)."""
-    return read_eval(path)[0]
-
-
 def read_metrics(path: Path) -> dict:
     """A run's ``metrics.json`` (``{}`` when absent); unreadable -> :class:`PipelineError`."""
     if not path.is_file():
@@ -175,8 +194,9 @@ def scan_runs(
     encoders: list[EncoderMetrics] | None = None,
     dataset: Path | None = None,
 ) -> tuple[list[VariantSummary], list[SkippedRun]]:
-    """The runs ``variants x seeds`` (``runs/<variant>/<seed>/eval.csv`` + ``metrics.json``), aligned on the steps
-    all seeds of a variant share; ``None`` takes every variant / seed folder found.
+    """The runs ``variants x seeds`` (``runs/<variant>/<seed>/eval.csv`` + ``metrics.json``), aligned on the union of
+    their evaluation steps (:func:`~pipeline.report.stats.align_curves`); ``None`` takes every variant / seed folder
+    found.
 
     A run that is missing or has no readable, non-empty ``eval.csv`` is skipped and returned in the second list (and
     recorded on its variant), so that the report can name it: a seed is never dropped silently. ``encoders`` and
@@ -199,18 +219,15 @@ def scan_runs(
             kept.append(int(seed))
             if run_metrics:
                 metrics.append(run_metrics)
-        common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-        if curves and not common:
-            missing += [SkippedRun(name, str(s), "no evaluation step in common with the other seeds") for s in kept]
         skipped += missing
-        if not common:
+        if not curves:
             continue
-        success = np.array([[c[s] for s in common] for c in curves])  # (n_seeds, T)
-        wall = np.array([[w.get(s, np.nan) for s in common] for w in walls])  # (n_seeds, T)
+        steps, success = align_curves(curves)  # (T,), (n_seeds, T)
+        wall = align_curves(walls)[1]  # (n_seeds, T), NaN where a run did not record it
         encoder = next((m.get("encoder") for m in metrics if m.get("encoder")), None)
         charge = route_charge(encoder, encoders or [], dataset) if dataset is not None else NO_CHARGE
         finals = [final_on_many(vdir / str(s)) for s in kept]
-        out.append(VariantSummary(name, kept, np.array(common), success, metrics, missing, wall, charge, finals))
+        out.append(VariantSummary(name, kept, steps, success, metrics, missing, wall, charge, finals))
     return out, skipped
 
 

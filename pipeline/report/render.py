@@ -28,15 +28,8 @@ from pipeline.report.stats import (  # noqa: E402
 POLICY_KEYS = ("final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition")
 """Per-variant keys of the flat ``metrics.json`` (``dvc exp show``); ``ci_low``/``ci_high`` are null below 5 seeds."""
 
-PROBE_KEYS = (  # keys of EncoderMetrics.to_metrics()
-    "probe_object_mm",
-    "probe_object_median_mm",
-    "probe_object_visible_mm",
-    "probe_gripper_mm",
-    "probe_object_r2",
-    "mean_object_mm",
-    "random_object_mm",
-)
+PROBE_KEYS = ("probe_object_mm", "probe_object_median_mm", "probe_object_visible_mm", "probe_gripper_mm")
+PROBE_KEYS += ("probe_object_r2", "mean_object_mm", "random_object_mm")  # keys of EncoderMetrics.to_metrics()
 
 
 def _fmt(v: object, digits: int = 2) -> str:
@@ -52,11 +45,13 @@ def _seeds(n: int) -> str:
 
 
 def final_cell(r: dict) -> str:
-    """Aggregate final success with its kind, seed count and per-seed values, e.g. ``0.93 (mean of 3: 0.90, ...)``."""
+    """Aggregate final success: its kind, seed count, episodes, per-seed values (``VariantSummary.finals``)."""
     per_seed = ", ".join(_fmt(v) for v in r["final_per_seed"])
+    episodes = f", {r['final_episodes']} episodes" if r.get("final_episodes") else ""
     if r["seeds"] == 1:
-        return f"{_fmt(r['final_success'])} (1 seed)"
-    return f"{_fmt(r['final_success'])} ({r['aggregate']} of {r['seeds']}: {per_seed})"
+        return f"{_fmt(r['final_success'])} (1 seed{episodes})"
+    each = episodes and f"{episodes} each"
+    return f"{_fmt(r['final_success'])} ({r['aggregate']} of {r['seeds']}{each}: {per_seed})"
 
 
 def interval_cell(r: dict) -> str:
@@ -91,7 +86,9 @@ STATS_NOTE = (
     f"{CONFIDENCE * 100:.0f} % intervals: percentile bootstrap of the IQM over seeds (`scipy.stats.bootstrap`, "
     f"{N_RESAMPLES} resamples, fixed seed), only from {MIN_SEEDS_FOR_CI} seeds: n seeds have just C(2n-1, n) "
     "distinct resamples (10 at 3, 35 at 4), too few for an interval to mean anything. "
-    "Steps to 50 % / 90 % are read off the aggregate curve."
+    "Final success: each seed's final evaluation on the episodes named (`policy.final_eval_episodes`), else its last "
+    "evaluation. Steps to 50 % / 90 % are read off the aggregate curve, which holds each seed's latest evaluation and "
+    'ends at the first seed\'s last one (wall-budgeted seeds stop at different steps: "steps" gives their range).'
 )
 
 
@@ -131,8 +128,9 @@ def draw_curves(ax: plt.Axes, variants: list[VariantSummary]) -> None:
             ax.plot(v.steps, seed_curve, color=colour, lw=0.8, alpha=0.3, label="_nolegend_")
         ax.plot(v.steps, v.aggregate_curve(), color=colour, lw=2, label=curve_label(v))
         if v.n_seeds >= MIN_SEEDS_FOR_CI:
-            band = np.array([bootstrap_interval(v.success[:, t]) for t in range(len(v.steps))])
-            ax.fill_between(v.steps, band[:, 0], band[:, 1], color=colour, alpha=0.2, lw=0)
+            every = np.isfinite(v.success).all(axis=0)  # (T,) steps every seed reached
+            band = np.array([bootstrap_interval(c) for c in v.success[:, every].T])  # (T', 2)
+            ax.fill_between(v.steps[every], band[:, 0], band[:, 1], color=colour, alpha=0.2, lw=0)
 
 
 def plot_curves(
@@ -163,7 +161,9 @@ def write_curves_csv(variants: list[VariantSummary], curves_dir: Path) -> None:
         with (curves_dir / f"{v.name}.csv").open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["step", "success"])
-            w.writerows(zip(v.steps.tolist(), v.aggregate_curve().round(4).tolist()))
+            curve = v.aggregate_curve()  # (T,), NaN after the first seed's last evaluation
+            every = np.isfinite(curve)
+            w.writerows(zip(v.steps[every].tolist(), curve[every].round(4).tolist()))
 
 
 def rollout_section(variants: list[VariantSummary], runs_dir: Path, report_dir: Path) -> list[str]:

@@ -93,3 +93,21 @@ def steps_to(steps: np.ndarray, success: np.ndarray, level: float) -> int | None
     """First evaluation step where the success curve reaches ``level`` (``None`` if never)."""
     hit = np.flatnonzero(np.asarray(success) >= level)
     return int(np.asarray(steps)[hit[0]]) if len(hit) else None
+
+
+def align_curves(curves: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds' ``{step: value}`` evaluations on the union of their steps: ``(T,)`` steps and ``(n_seeds, T)`` values,
+    each the seed's latest evaluation at or before the step, NaN after its last one (or before its first).
+
+    Wall-budgeted runs evaluate and stop at different env steps per seed. Holding the last value, never
+    interpolating, keeps a seed from reaching a level at a step before an evaluation of its own reached it.
+    """
+    steps = np.array(sorted(set().union(*curves)), dtype=np.int64)  # (T,)
+    out = np.full((len(curves), len(steps)), np.nan)  # (n_seeds, T)
+    for i, curve in enumerate(curves):
+        own = np.array(sorted(curve), dtype=np.int64)  # (E,) this seed's evaluation steps
+        values = np.array([curve[int(k)] for k in own], dtype=float)  # (E,)
+        latest = np.searchsorted(own, steps, side="right") - 1  # (T,) index of the latest evaluation <= step
+        held = (latest >= 0) & (steps <= own[-1])
+        out[i, held] = values[latest[held]]
+    return steps, out

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Copy a worktree's finished study results into this checkout, to commit them while the study goes on (a session's
 # machine may not outlive it): every policy run that wrote its summary.json (written last), the report if there is
-# one, and the worktree's dvc.lock (the stages finished so far, recorded by the launcher).
-#   scripts/sync_results.sh .worktrees/study && git add results dvc.lock && git commit -m "..."
+# one, and the worktree's dvc.lock (the stages finished so far, recorded by the launcher); then README's results block
+# (the report's table, or how many runs have finished).
+#   scripts/sync_results.sh .worktrees/study && git add results dvc.lock README.md && git commit -m "..."
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wt=${1:?usage: scripts/sync_results.sh WORKTREE}
@@ -21,4 +22,5 @@ if [ -d "$wt/results/report" ]; then
 fi
 [ ! -f "$wt/dvc.lock" ] || cp "$wt/dvc.lock" dvc.lock
 echo "sync: $n finished policy runs from $wt"
-git status --short -- results dvc.lock
+"${PYTHON:-.venv/bin/python}" -m pipeline.report.readme
+git status --short -- results dvc.lock README.md

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report.readme import BEGIN, END, NOT_RUN, SUMMARY, main, spliced
+from pipeline.report.readme import BEGIN, END, NOT_RUN, SUMMARY, main, pending, spliced
 from pipeline.report.stage import make_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,18 @@ def test_check_fails_when_readme_differs_from_the_report(tmp_path: Path, capsys)
     main(["--readme", str(readme), "--params", str(tmp_path / "params.yaml")])  # regenerate
     assert "| state | 0.95 |" in readme.read_text()
     main(["--readme", str(readme), "--params", str(tmp_path / "params.yaml"), "--check"])  # now in step
+
+
+def test_while_the_study_runs_readme_counts_its_finished_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert pending(runs, ["state", "blind"], [0, 1]) is None  # nothing finished: "no committed results"
+    (runs / "state" / "0").mkdir(parents=True)
+    (runs / "state" / "0" / "eval.csv").write_text("step,success\n0,0.05\n")  # running: not counted
+    (runs / "state" / "1").mkdir(parents=True)
+    (runs / "state" / "1" / "summary.json").write_text("{}")
+    (runs / "other" / "0").mkdir(parents=True)
+    (runs / "other" / "0" / "summary.json").write_text("{}")  # not asked for: not counted
+    assert "1 of 4 runs have finished" in pending(runs, ["state", "blind"], [0, 1])
 
 
 def test_report_stage_writes_the_summary(tmp_path: Path) -> None:

@@ -16,6 +16,19 @@ NOT_RUN = (
 SUMMARY = "summary.md"
 
 
+def pending(runs_dir: Path, variants: list[str], seeds: list[int]) -> str | None:
+    """While the study runs (no report yet): how many of its ``variants x seeds`` runs have finished and are committed
+    (a run's ``summary.json`` is written last); None when none has."""
+    done = sum((runs_dir / v / str(s) / "summary.json").is_file() for v in variants for s in seeds)
+    if not done:
+        return None
+    return (
+        f"_The study (`params.yaml`) is under way: {done} of {len(variants) * len(seeds)} runs have finished, their "
+        f"results committed under `{runs_dir.as_posix()}/`. Its table comes here when the report stage has run on all "
+        "of them (`python -m pipeline.report.readme`)._"
+    )
+
+
 def summary_markdown(table: str, report_dir: Path, has_plot: bool) -> str:
     """The study's results as README shows them: the policy table and, with runs, the success plot."""
     plot = f"\n\n![success against env steps, mean and 95 % CI over seeds]({report_dir.as_posix()}/success.png)"
@@ -39,9 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--check", action="store_true", help="exit 1 when README differs from the committed report")
     args = parser.parse_args(argv)
-    path = load_params(args.params).paths.report / SUMMARY
+    params = load_params(args.params)
+    path = params.paths.report / SUMMARY
     text = args.readme.read_text()
-    new = spliced(text, path.read_text() if path.is_file() else None)
+    summary = path.read_text() if path.is_file() else pending(params.paths.runs, params.policy.run, params.policy.seeds)
+    new = spliced(text, summary)
     if args.check:
         if new != text:
             sys.exit(f"{args.readme}'s results differ from {path}: run python -m pipeline.report.readme")

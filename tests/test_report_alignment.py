@@ -4,7 +4,6 @@ many fixed episodes: the report aligns seeds on the union of their steps, holdin
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from pipeline.report.aggregate import VariantSummary, scan_runs
 from pipeline.report.stats import align_curves
 
 from .conftest import tiny_params_dict, write_params
+from .test_report_cost import write_run
 
 
 def test_align_holds_each_seeds_latest_evaluation_and_ends_at_its_last() -> None:
@@ -34,14 +34,8 @@ def test_equal_grids_are_unchanged() -> None:
 
 def write_budgeted_run(runs: Path, variant: str, seed: int, rows: list[tuple[int, float, float]]) -> None:
     """A run that evaluated at (step, success, wall seconds) and wrote its final evaluation on 100 episodes."""
-    run = runs / variant / str(seed)
-    run.mkdir(parents=True)
-    with (run / "eval.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "success", "final_object_distance", "train_seconds", "reward_success", "wall_seconds"])
-        w.writerows([step, success, 0.1, wall, success, wall] for step, success, wall in rows)
     final = {"final_eval_success": 0.07 + seed * 0.02, "final_eval_ci95": [0.03, 0.14], "final_eval_episodes": 100}
-    (run / "metrics.json").write_text(json.dumps({"final_success": rows[-1][1], "wall_time_s": rows[-1][2], **final}))
+    write_run(runs, variant, seed, rows, wall_time_s=rows[-1][2], **final)
 
 
 def test_wall_budgeted_seeds_that_stop_at_different_steps_keep_their_finals(tmp_path: Path) -> None:

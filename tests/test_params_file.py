@@ -62,7 +62,7 @@ def test_study_cost_counts_the_runs_params_ask_for() -> None:
         for v in pol["run"]
     ]
     assert f"~{sum(seconds) * len(pol['seeds']) / 3600:,.0f} CPU hours" in line
-    assert "pixel_nature, pixel_manip_ss stopped at their wall_minutes" in line  # 72 min, not 100 k steps at 0.2/s
+    assert "pixel_nature, pixel_manip_ss stopped at their wall_minutes" in line  # 115 min, not 100 k steps at 0.2/s
     assert "stopped at" not in study_cost(merged("gpu", ROOT))  # the GPU profile: equal env steps
     assert "= 1 policy runs" not in study_cost(merged("quick", ROOT)) and "policy runs" in study_cost(
         merged("quick", ROOT)

@@ -45,7 +45,7 @@ EXPECTED = {
     "pixel_manip_ss": {
         **STATE, "obs": "pixel", "frame_stack": 4, "augment": False,
         "sac": {**SAC, "buffer_size": 500_000, "learning_rate": 0.0001},
-        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"}, "wall_minutes": 72.0,
+        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"}, "wall_minutes": 115.0,
     },
     # the eleventh round's latent_spatial_ae_utd2, now the study's latent_spatial_ae
     "latent_spatial_ae": {**LATENT_SUPERVISED, "encoder": "spatial_ae", "sac": {**SAC, "gradient_steps": 2}},

@@ -14,6 +14,7 @@ from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
 from pipeline.report.__main__ import main as report_main
 from pipeline.report.aggregate import VariantSummary, load_encoders, read_eval
 from pipeline.report.render import POLICY_KEYS, curve_label, draw_curves
+from pipeline.report.route import final_on_many
 from pipeline.report.stats import (
     MIN_SEEDS_FOR_CI,
     aggregate,
@@ -79,6 +80,10 @@ def test_a_float32_success_of_18_in_20_reaches_090(tmp_path: Path) -> None:
     curve, _ = read_eval(path)
     assert curve == {0: 0.05, 10000: 0.9, 20000: 0.95}
     assert steps_to(np.array(list(curve)), np.array(list(curve.values())), 0.9) == 10000
+    (tmp_path / "metrics.json").write_text(
+        '{"final_eval_success": 0.8999999761581421, "final_eval_ci95": [0.83, 0.94], "final_eval_episodes": 100}'
+    )
+    assert final_on_many(tmp_path)["success"] == 0.9  # the final evaluation on 100 episodes too
 
 
 def write_run(root: Path, variant: str, seed: int, successes: list[float], every: int = 100) -> None:

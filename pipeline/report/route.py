@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.pretrain.metrics import EncoderMetrics
+from pipeline.report.stats import success_value
 
 PUBLISHED = (
     (
@@ -89,7 +90,7 @@ def final_on_many(run_dir: Path) -> dict | None:
             if f.name == "metrics.json":
                 record = {k.removeprefix("final_eval_"): v for k, v in record.items() if k.startswith("final_eval_")}
                 record["success_ci95"] = record.pop("ci95")
-            n, success, ci = int(record["episodes"]), float(record["success"]), record["success_ci95"]
+            n, success, ci = int(record["episodes"]), success_value(record["success"]), record["success_ci95"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if best is None or n > best["episodes"]:

@@ -32,7 +32,7 @@ STATE = {
     "extractor": "manip_ss", "coordconv": False, "routing": "critic", "augment": True, "algo": "sac",
     "warmup": "scripted", "warmup_noise": 0.3, "normalize": True, "prior_data": False, "prior_episodes": None,
     "prior_share": None, "object_estimate": None, "sac": SAC,
-    "her": {"n_sampled_goal": 4, "goal_selection_strategy": "future"}, "wall_minutes": None,
+    "her": {"n_sampled_goal": 4, "goal_selection_strategy": "future"}, "wall_minutes": None, "compile": False,
 }  # fmt: skip
 LATENT_SUPERVISED = {**STATE, "obs": "latent", "encoder": "supervised", "frame_stack": 8}
 EXPECTED = {
@@ -45,7 +45,7 @@ EXPECTED = {
     "pixel_manip_ss": {
         **STATE, "obs": "pixel", "frame_stack": 4, "augment": False,
         "sac": {**SAC, "buffer_size": 500_000, "learning_rate": 0.0001},
-        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"}, "wall_minutes": 115.0,
+        "her": {"n_sampled_goal": 8, "goal_selection_strategy": "future"}, "wall_minutes": 115.0, "compile": True,
     },
     # the eleventh round's latent_spatial_ae_utd2, now the study's latent_spatial_ae
     "latent_spatial_ae": {**LATENT_SUPERVISED, "encoder": "spatial_ae", "sac": {**SAC, "gradient_steps": 2}},
@@ -73,7 +73,8 @@ def test_old_fingerprints_still_match(study: Params) -> None:
 
     env = study.env.model_dump(mode="json")
     for name in ("state", "latent_supervised", "pixel_manip_ss"):
-        old = {k: v for k, v in EXPECTED[name].items() if k not in {"obs_space", "wall_minutes"}}  # keys added since
+        added = {"obs_space", "wall_minutes", "compile"}  # keys added since
+        old = {k: v for k, v in EXPECTED[name].items() if k not in added}
         now = study.policy.variants[name].model_dump(mode="json", exclude=NOT_FINGERPRINTED)
         assert upgrade_fingerprint({"env": env, "variant": old})["variant"] == now
 
@@ -166,6 +167,10 @@ RULE_CASES = {
     ),
     "pixel_sac_only": ({"obs": "pixel", "algo": "td3"}, ["algo: td3", "algo: sac"]),
     "pixel_scripted_warmup_needs_proprio": ({"obs": "pixel", "proprio": False}, ["warmup: scripted", "proprio: true"]),
+    "compile_is_for_pixel_encoders": (
+        {"obs": "latent", "encoder": "vae", "compile": True},
+        ["compile: true", "obs: latent"],
+    ),
 }
 """one variant breaking each rule (and only it), and the keys its message must name"""
 

@@ -79,6 +79,10 @@ class VariantFields(StrictModel):
     """pixel variants: which losses train the encoder"""
     augment: bool = True
     """pixel variants: DrQ random shift (pad 4) on sampled batches"""
+    compile: bool = False
+    """pixel variants: ``torch.compile`` the image encoders (on a CPU it needs a C++ compiler). Measured on this
+    2-core CPU, 1 thread (``benchmarks/pixel_formats.py``, docs/stages.md): 1.67x (manip_ss) and 1.74x (nature) the
+    env steps/s; channels-last memory gave 1.26x and 0.97x, so it is not offered"""
     algo: Algo = "sac"
     """off-policy algorithm with HER: ``sac``, ``tqc`` (sb3-contrib) or ``td3``; pixel variants: ``sac`` only"""
     warmup: Warmup = "scripted"

@@ -71,7 +71,7 @@ def build_model(
         source = getattr(env, "raw_observations", None)
         overlap = overlap and uses_worker_processes(env)
     warmup = scripted_warmup(source, variant.warmup_noise, has_object, seed) if variant.warmup == "scripted" else None
-    return ALGOS[variant.algo](
+    model = ALGOS[variant.algo](
         policy,
         env,
         learning_rate=sac.learning_rate,
@@ -94,3 +94,8 @@ def build_model(
         target_clip=sac.target_clip,
         **algo_kwargs(variant.algo, sac, env.action_space.shape[0]),
     )
+    if variant.compile:  # pixel variants only (pipeline.policy.rules)
+        from pipeline.policy.pixel import compile_encoders
+
+        compile_encoders(model)
+    return model

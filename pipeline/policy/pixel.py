@@ -7,6 +7,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.sac.policies import SACPolicy
@@ -14,7 +15,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from pipeline.envs import EnvConfig, FetchPixelEnv
 from pipeline.policy.config import VariantConfig
 from pipeline.policy.frame_stack import PixelFrameStack
-from pipeline.policy.routing import pixel_policy_kwargs, routed_policy
+from pipeline.policy.routing import encoder_modules, pixel_policy_kwargs, routed_policy
 from pipeline.policy.vec_backend import VecEnvKind, make_vec_env, resolve_vec_env
 
 
@@ -64,3 +65,14 @@ def pixel_networks(variant: VariantConfig) -> tuple[type[SACPolicy], dict[str, A
     return routed_policy(
         variant.routing, pixel_policy_kwargs(variant.extractor, list(variant.sac.net_arch), **extractor_kwargs)
     )
+
+
+def compile_encoders(model: Any) -> None:
+    """``torch.compile`` each distinct image encoder of a pixel agent (actor's, critic's, target's) in place: its
+    ``forward`` is replaced, so parameters, ``state_dict`` keys and checkpoints stay those of the eager module."""
+    # acting, updating, the target and evaluation call an encoder in ~5 (grad mode, batch, train/eval) combinations,
+    # each a graph its instances share; room for them all under dynamo's default limit of 8 recompiles, and more
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 16)
+    found = [*encoder_modules(model).values(), model.critic_target.features_extractor]
+    for module in {id(m): m for m in found}.values():
+        module.forward = torch.compile(module.forward)

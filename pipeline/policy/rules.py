@@ -121,6 +121,12 @@ def pixel_sac_only(v: VariantFields) -> str | None:
     return None
 
 
+def compile_is_for_pixel_encoders(v: VariantFields) -> str | None:
+    if v.compile and v.obs != "pixel":
+        return f"compile: true compiles a pixel agent's image encoders; obs: {v.obs} has none (set compile: false)"
+    return None
+
+
 def pixel_scripted_warmup_needs_proprio(v: VariantFields) -> str | None:
     if v.obs == "pixel" and v.warmup == "scripted" and not v.proprio:
         return "obs: pixel with warmup: scripted needs the gripper position: set proprio: true or warmup: random"
@@ -143,6 +149,7 @@ VARIANT_RULES: list[Callable[[VariantFields], str | None]] = [
     critic_layernorm_algos,
     pixel_sac_only,
     pixel_scripted_warmup_needs_proprio,
+    compile_is_for_pixel_encoders,
 ]
 """the rules every resolved variant must pass"""
 

@@ -18,8 +18,9 @@ from pipeline.policy.eval_loop import EvalCheckpointCallback, final_evaluation, 
 from pipeline.policy.normalize import NormalizerUpdate
 from pipeline.policy.rollout import rollout_gif
 
-NOT_FINGERPRINTED = {"wall_minutes"}
-"""variant keys a checkpoint may differ in and still resume (a budget may grow, as ``policy.total_steps`` may)"""
+NOT_FINGERPRINTED = {"wall_minutes", "compile"}
+"""variant keys a checkpoint may differ in and still resume (a budget may grow, as ``policy.total_steps`` may; a
+compiled encoder computes what the eager one does)"""
 SUMMARY = "summary.json"
 """per-run metrics file of ``dvc exp show``: final success, final object distance, env steps"""
 

@@ -25,6 +25,7 @@ def test_gpu_profile_pixel_rows_run_at_tiny_size(tmp_path: Path, variant: str) -
     block["sac"] = {**block.get("sac", {}), **TINY_SAC}
     params = Params.model_validate(raw)
     assert params.policy.variants[variant].wall_minutes is None  # equal env steps, not equal wall-clock
+    assert params.policy.variants[variant].compile  # the study's torch.compile-d encoders, checkpointed and evaluated
     metrics = train_policy(params.env, params.policy, variant, 0, PolicyPaths.of(params.paths), progress=False)
     assert metrics["total_steps"] == 48 and not metrics["stopped_by_wall_budget"]
     assert metrics["final_eval_episodes"] == 2

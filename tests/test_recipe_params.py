@@ -167,10 +167,7 @@ RULE_CASES = {
     ),
     "pixel_sac_only": ({"obs": "pixel", "algo": "td3"}, ["algo: td3", "algo: sac"]),
     "pixel_scripted_warmup_needs_proprio": ({"obs": "pixel", "proprio": False}, ["warmup: scripted", "proprio: true"]),
-    "compile_is_for_pixel_encoders": (
-        {"obs": "latent", "encoder": "vae", "compile": True},
-        ["compile: true", "obs: latent"],
-    ),
+    "compile_is_for_pixel_encoders": ({"obs": "proprio", "compile": True}, ["compile: true", "obs: proprio"]),
 }
 """one variant breaking each rule (and only it), and the keys its message must name"""
 

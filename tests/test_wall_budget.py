@@ -45,8 +45,8 @@ def test_wall_budget_stops_at_an_evaluation_and_stays_spent(tmp_path: Path, caps
         (60.0, 0.0, 9.0, 0.0, False),  # evaluations every 10 s of a 60 s budget: not yet
         (60.0, 0.0, 10.5, 0.0, True),
         (60.0, 0.0, 10.6, 10.5, False),  # just evaluated: the next is at 20 s
-        (60.0, 25.0, 0.0, 20.0, False),  # resumed at 25 s, last evaluated at 20 s: the next is at 30 s
-        (60.0, 31.0, 0.0, 20.0, True),
+        (60.0, 25.0, 4.0, 0.0, False),  # resumed from a checkpoint written at 25 s: the next is at 30 s
+        (60.0, 25.0, 6.0, 0.0, True),
         (None, 0.0, 1e6, 0.0, False),  # no budget: evaluations by env steps only
     ],
 )
@@ -55,7 +55,7 @@ def test_a_budgeted_run_evaluates_by_the_clock(budget_s, prior_s, elapsed_s, las
     checkpoints every ``1 / WALL_EVALS`` of it, resumes included."""
     assert WALL_EVALS == 6
     callback = EvalCheckpointCallback(None, Path("."), Path("."), 100, 2, {}, budget_s)  # type: ignore[arg-type]
-    callback.prior_wall, callback.rows = prior_s, [{"step": 0, "wall_seconds": last_eval_s}]
+    callback.prior_wall, callback.last_wall = prior_s, last_eval_s
     callback.t0 = time.perf_counter() - elapsed_s
     assert callback.wall_eval_due() is due
 

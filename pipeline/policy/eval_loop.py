@@ -74,6 +74,7 @@ class EvalCheckpointCallback(BaseCallback):
         self.rows: list[dict[str, float]] = []  # evaluation history, also kept in checkpoints
         self.t0 = time.perf_counter()
         self.prior_wall = self.prior_train = 0.0  # seconds spent before a resume
+        self.last_wall = 0.0  # wall seconds at the last evaluation (unrounded, unlike eval.csv's)
         self.start_step = 0
 
     def timing(self) -> dict[str, float]:
@@ -90,6 +91,7 @@ class EvalCheckpointCallback(BaseCallback):
         result = evaluate(self.model, self.eval_env, self.episodes)
         self.eval_seconds += time.perf_counter() - t0
         timing = self.timing()
+        self.last_wall = timing["wall_seconds"]
         row = {
             "step": self.num_timesteps,
             **result,
@@ -118,7 +120,7 @@ class EvalCheckpointCallback(BaseCallback):
         if self.wall_budget_s is None:
             return False
         every = self.wall_budget_s / WALL_EVALS
-        last = self.rows[-1]["wall_seconds"] if self.rows else 0.0
+        last = max(self.last_wall, self.prior_wall)  # a resumed run last evaluated where its checkpoint was written
         return self.timing()["wall_seconds"] >= (last // every + 1) * every
 
     def out_of_time(self) -> bool:

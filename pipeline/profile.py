@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.cost import study_cost
 from pipeline.params import ParamsError, deep_merge, read_yaml
 
 PROFILES = Path("profiles")
@@ -60,43 +61,6 @@ def load_profile(name: str, root: Path = Path("."), _seen: tuple[str, ...] = ())
 def merged(name: str, root: Path = Path(".")) -> dict[str, Any]:
     """``params.yaml`` with profile ``name`` applied."""
     return merge(read_yaml(root / "params.yaml"), load_profile(name, root))
-
-
-CPU_STEPS_PER_S = {"state": 100.0, "proprio": 100.0, "latent": 44.0, "pixel": 0.2}
-"""env steps/s of one policy run on this project's 2-core CPU: state from ``benchmarks/push_recipe.py`` (50 k steps in
-~8 min, 1 update per 2 env steps), latent and pixel from ``benchmarks/policy_throughput.py`` (README)."""
-
-
-GPU_PIXEL_STEPS_PER_S = 30.0
-"""env steps/s of the seed study's end-to-end pixel agent on a GPU box with 4 envs (~25-35; ../shared/seed), not
-measured here"""
-
-
-def run_hours(pol: dict[str, Any], variant: dict[str, Any], per_s: dict[str, float]) -> float:
-    """Hours of one policy run: ``total_steps`` at the measured speed of its ``obs``, capped by its ``wall_minutes``."""
-    hours = int(pol.get("total_steps", 0)) / per_s[variant.get("obs", "latent")] / 3600
-    return hours if variant.get("wall_minutes") is None else min(hours, variant["wall_minutes"] / 60)
-
-
-def study_cost(params: dict[str, Any]) -> str:
-    """One paragraph: how many policy runs the params ask for and their CPU hours at the measured speeds (a run
-    with ``wall_minutes`` stops there), and the pixel runs' GPU hours at the seed study's speed."""
-    pol = params.get("policy", {})
-    variants, runs, seeds = pol.get("variants", {}), pol.get("run", []), pol.get("seeds", [0])
-    resolved = {v: merge(pol.get("defaults", {}), variants.get(v, {})) for v in runs}
-    steps = int(pol.get("total_steps", 0))
-    hours = sum(run_hours(pol, resolved[v], CPU_STEPS_PER_S) for v in runs) * len(seeds)
-    pixel = [v for v in runs if resolved[v].get("obs") == "pixel"]
-    gpu = sum(run_hours(pol, resolved[v], {"pixel": GPU_PIXEL_STEPS_PER_S}) for v in pixel) * len(seeds)
-    budget = [v for v in runs if resolved[v].get("wall_minutes") is not None]
-    encoders = len(params.get("pretrain", {}).get("encoders", []))
-    return (
-        f"{len(runs)} variants x {len(seeds)} seeds x {steps:,} env steps = {len(runs) * len(seeds)} policy runs, "
-        f"~{hours:,.0f} CPU hours at the speeds measured on a 2-core CPU (~{hours / 24:,.1f} days)"
-        + (f", {', '.join(budget)} stopped at their wall_minutes" if budget else "")
-        + (f"; the {len(pixel)} pixel rows ~{gpu:,.0f} GPU hours at the seed study's ~30 env steps/s" if pixel else "")
-        + f"; after pretraining {encoders} encoder{'s' * (encoders != 1)} (~30 min each on 2 CPU cores)"
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -46,24 +46,3 @@ def test_empty_or_non_mapping_params_file_is_a_clear_error(tmp_path: Path, text:
         collect_main(["--params", str(path)])
     assert exc.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
-
-
-def test_study_cost_counts_the_runs_params_ask_for() -> None:
-    from pipeline.profile import CPU_STEPS_PER_S, study_cost
-
-    params = read_yaml(ROOT / "params.yaml")
-    pol = params["policy"]
-    runs = len(pol["run"]) * len(pol["seeds"])
-    line = study_cost(params)
-    assert f"= {runs} policy runs" in line
-    budget = {v: pol["variants"][v].get("wall_minutes") for v in pol["run"]}
-    seconds = [
-        min(pol["total_steps"] / CPU_STEPS_PER_S[pol["variants"][v]["obs"]], 60 * (budget[v] or float("inf")))
-        for v in pol["run"]
-    ]
-    assert f"~{sum(seconds) * len(pol['seeds']) / 3600:,.0f} CPU hours" in line
-    assert "pixel_nature, pixel_manip_ss stopped at their wall_minutes" in line  # 115 min, not 100 k steps at 0.2/s
-    assert "stopped at" not in study_cost(merged("gpu", ROOT))  # the GPU profile: equal env steps
-    assert "= 1 policy runs" not in study_cost(merged("quick", ROOT)) and "policy runs" in study_cost(
-        merged("quick", ROOT)
-    )

@@ -55,6 +55,9 @@ def test_route_hours_charge_the_latent_route_its_collect_and_pretraining(tmp_pat
     assert "| state | 100, 100 | 100, 100 | 0.10, 0.10 | — | — | — (not evaluated) |" in md
     published = next(line for line in md.splitlines() if line.startswith("| pixels, seed study (published"))
     assert "~40 per seed" in published and "40,000-80,000" in published and published.count("|") == 8
+    summary = (paths["report"] / "summary.md").read_text()  # README's results: the cost table beside the seed study
+    assert "| latent_vae | 100, — | 200, — | 2.50, — |" in summary and published in summary
+    assert "success.png)" in summary and "success_hours.png)" in summary
     for png in ("success_hours.png", "success_published.png"):
         assert (paths["report"] / png).stat().st_size > 1000
 

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.report.aggregate import VariantSummary  # noqa: E402
 from pipeline.report.route import PUBLISHED, PUBLISHED_COST  # noqa: E402
+from pipeline.report.style import FIGSIZE, colour, legend_beside, linestyle  # noqa: E402
 
 COST_NOTE = (
     "Steps and hours to 50 % / 90 %: each seed's first evaluation at or above the level (— where it never got there). "
@@ -59,22 +60,22 @@ def cost_table(variants: list[VariantSummary]) -> str:
 
 def plot_hours(variants: list[VariantSummary], path: Path) -> None:
     """Success against route hours (charge + the run's own wall time): each seed thin, the across-seed mean bold."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=120)
     drawn = 0
     for i, v in enumerate(variants):
         hours = v.hours()  # (n_seeds, T)
         if np.isnan(hours).all():
             continue
         drawn += 1
-        colour = f"C{i % 10}"
+        c, ls = colour(i), linestyle(i)
         for h, s in zip(hours, v.success):
-            ax.plot(h, s, color=colour, lw=0.8, alpha=0.3, label="_nolegend_")
-        ax.plot(np.nanmean(hours, axis=0), v.aggregate_curve(), color=colour, lw=2, label=v.name)
+            ax.plot(h, s, color=c, ls=ls, lw=0.8, alpha=0.3, label="_nolegend_")
+        ax.plot(np.nanmean(hours, axis=0), v.aggregate_curve(), color=c, ls=ls, lw=2, label=v.name)
     ax.set(xlabel="route hours on this machine (latent routes: + collect + pretraining)", ylabel="eval success rate")
     ax.set(ylim=(-0.02, 1.02), title="Success vs wall-clock hours (thin: single seeds)")
     ax.grid(alpha=0.3)
     if drawn:
-        ax.legend(loc="best", fontsize=8)
+        legend_beside(ax)
     else:
         ax.text(0.5, 0.5, "no run recorded its wall time (eval.csv wall_seconds)", ha="center", transform=ax.transAxes)
     fig.tight_layout()
@@ -83,20 +84,20 @@ def plot_hours(variants: list[VariantSummary], path: Path) -> None:
 
 
 def plot_published(variants: list[VariantSummary], path: Path) -> None:
-    """Success against env steps on a log axis, this study's aggregates beside the published curves (dashed)."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    """Success against env steps on a log axis, this study's aggregates beside the published curves (dash-dotted)."""
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=120)
     for i, v in enumerate(variants):
-        steps = np.maximum(v.steps, 1)  # step 0 on a log axis
-        ax.plot(steps, v.aggregate_curve(), color=f"C{i % 10}", lw=1.5, label=v.name)
+        after = v.steps > 0  # a log axis has no step 0 (the untrained policy's evaluation)
+        ax.plot(v.steps[after], v.aggregate_curve()[after], color=colour(i), ls=linestyle(i), lw=1.5, label=v.name)
     for j, (label, points) in enumerate(PUBLISHED):
         x, y = zip(*points)
-        ax.plot(x, y, ls="--", marker="o", color=("0.3", "0.6")[j % 2], label=label)
+        ax.plot(x, y, ls="-.", marker="o", color=("0.3", "0.6")[j % 2], label=label)
     ax.set_xscale("log")
     ax.set(
         xlabel="env steps (log)", ylabel="success rate", ylim=(-0.02, 1.02), title="This study beside the seed study"
     )
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="best", fontsize=7)
+    legend_beside(ax, fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,6 +1,6 @@
-"""README's study results, generated: the report stage writes ``summary.md`` (the policy table and the success plot)
-beside ``report.md``, and ``python -m pipeline.report.readme`` copies it between README's markers (``--check``:
-exit 1 when README differs from the committed report, as a test does)."""
+"""README's study results, generated: the report stage writes ``summary.md`` (the policy table, the cost table and
+their plots) beside ``report.md``, and ``python -m pipeline.report.readme`` copies it between README's markers
+(``--check``: exit 1 when README differs from the committed report, as a test does)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,17 @@ def pending(runs_dir: Path, variants: list[str], seeds: list[int]) -> str | None
     )
 
 
-def summary_markdown(table: str, report_dir: Path, has_plot: bool) -> str:
-    """The study's results as README shows them: the policy table and, with runs, the success plot."""
-    plot = f"\n\n![success against env steps, mean and 95 % CI over seeds]({report_dir.as_posix()}/success.png)"
-    return f"From `{report_dir.as_posix()}/report.md` (`dvc repro`):\n\n{table}" + (plot if has_plot else "")
+def summary_markdown(table: str, report_dir: Path, cost: str | None = None) -> str:
+    """The study's results as README shows them: the policy table and, with runs, the success plot, then ``cost``
+    (what each route took on this machine, beside the seed study's pixel agent) and success against route hours."""
+    out = f"From `{report_dir.as_posix()}/report.md` (`dvc repro`):\n\n{table}"
+    if cost is None:
+        return out
+    return (
+        f"{out}\n\n![success against env steps, mean and 95 % CI over seeds]({report_dir.as_posix()}/success.png)"
+        f"\n\nWhat each route took on this machine, beside the seed study's end-to-end pixel agent:\n\n{cost}"
+        f"\n\n![success against route hours]({report_dir.as_posix()}/success_hours.png)"
+    )
 
 
 def spliced(readme: str, summary: str | None) -> str:

@@ -24,6 +24,7 @@ from pipeline.report.stats import (  # noqa: E402
     bootstrap_interval,
     no_interval_reason,
 )
+from pipeline.report.style import FIGSIZE, colour, legend_beside, linestyle  # noqa: E402
 
 POLICY_KEYS = ("final_success", "aggregate", "seeds", "ci_low", "ci_high", "fps", "replay_bytes_per_transition")
 """Per-variant keys of the flat ``metrics.json`` (``dvc exp show``); ``ci_low``/``ci_high`` are null below 5 seeds."""
@@ -123,21 +124,21 @@ def curve_label(v: VariantSummary) -> str:
 def draw_curves(ax: plt.Axes, variants: list[VariantSummary]) -> None:
     """Per variant: every seed as a thin faint line, the aggregate on top, the bootstrap band only from 5 seeds."""
     for i, v in enumerate(variants):
-        colour = f"C{i % 10}"
+        c, ls = colour(i), linestyle(i)
         for seed_curve in v.success:
-            ax.plot(v.steps, seed_curve, color=colour, lw=0.8, alpha=0.3, label="_nolegend_")
-        ax.plot(v.steps, v.aggregate_curve(), color=colour, lw=2, label=curve_label(v))
+            ax.plot(v.steps, seed_curve, color=c, ls=ls, lw=0.8, alpha=0.3, label="_nolegend_")
+        ax.plot(v.steps, v.aggregate_curve(), color=c, ls=ls, lw=2, label=curve_label(v))
         if v.n_seeds >= MIN_SEEDS_FOR_CI:
             every = np.isfinite(v.success).all(axis=0)  # (T,) steps every seed reached
             band = np.array([bootstrap_interval(c) for c in v.success[:, every].T])  # (T', 2)
-            ax.fill_between(v.steps[every], band[:, 0], band[:, 1], color=colour, alpha=0.2, lw=0)
+            ax.fill_between(v.steps[every], band[:, 0], band[:, 1], color=c, alpha=0.2, lw=0)
 
 
 def plot_curves(
     variants: list[VariantSummary], path: Path, title: str = "Success vs env steps (thin: single seeds)"
 ) -> None:
     """Success vs env steps: per-seed curves under the across-seed aggregate (band only with enough seeds)."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=120)
     draw_curves(ax, variants)
     ax.set(
         xlabel="env steps",
@@ -146,7 +147,7 @@ def plot_curves(
         title=title,
     )
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    legend_beside(ax)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.io import exclusive
 from pipeline.report.aggregate import SkippedRun, load_encoders, scan_runs
+from pipeline.report.cost import COST_NOTE, cost_table
 from pipeline.report.readme import SUMMARY, summary_markdown
 from pipeline.report.render import variant_table, write_report
 
@@ -32,5 +33,6 @@ def make_report(
         md = write_report(variants, encoders, report_dir, encoders_dir, machine, runs_dir=runs_dir, skipped=skipped)
         rows = [v.row() for v in variants]
         table = variant_table(rows) if rows else "_no policy runs found_"
-        (report_dir / SUMMARY).write_text(summary_markdown(table, report_dir, bool(variants)) + "\n")
+        cost = f"{cost_table(variants)}\n\n{COST_NOTE}" if variants else None
+        (report_dir / SUMMARY).write_text(summary_markdown(table, report_dir, cost) + "\n")
     return md, skipped

@@ -72,3 +72,11 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     collect(params.env, params.collect, params.paths.dataset, progress=False)
     write_params(tmp, p)
     return params.paths.dataset
+
+
+@pytest.fixture(scope="session")
+def policy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny ``state`` run (checkpoint at step 100) with an encoder beside it; copy before changing."""
+    from .faults_helpers import make_policy_run  # here, not at the top: faults_helpers imports this module
+
+    return make_policy_run(tmp_path_factory.mktemp("policy_run"))

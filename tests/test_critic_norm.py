@@ -11,7 +11,7 @@ from torch import nn
 from pipeline.config import Params
 from pipeline.policy.config import VariantConfig
 
-from .test_policy import policy_params, read_eval, run_policy
+from .policy_helpers import policy_params, read_eval, run_policy
 from .test_recipe import built, state_variant
 
 

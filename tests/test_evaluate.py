@@ -14,7 +14,7 @@ from pipeline.policy.evaluate import evaluate, success_interval
 from pipeline.policy.evaluate import main as evaluate_main
 
 from .conftest import write_params
-from .test_policy import policy_params, run_policy
+from .policy_helpers import policy_params, run_policy
 
 
 def test_reevaluation_reproduces_the_runs_own_and_extends_it(tmp_path: Path, capsys) -> None:

@@ -13,7 +13,7 @@ from pipeline.policy.config import PolicyConfig, VariantConfig
 from pipeline.policy.inputs import variant_inputs
 from pipeline.policy.train import build_model
 
-from .test_policy import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
+from .policy_helpers import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
 
 L = 8  # latent size of the test encoder
 CASES = {  # variant -> features the networks read (actor's extractor)

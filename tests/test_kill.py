@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from .conftest import write_params
-from .test_policy import policy_params
+from .policy_helpers import policy_params
 from .test_pretrain_stage import stage_params
 
 pytestmark = pytest.mark.slow
@@ -50,7 +50,7 @@ def no_partials(root: Path) -> bool:
 def test_policy_killed_anywhere_resumes_to_the_same_end(tmp_path: Path, delay: float) -> None:
     from pipeline.config import Params
 
-    from .test_policy import make_encoder
+    from .policy_helpers import make_encoder
 
     def run_dirs(base: Path) -> tuple[Path, Path]:
         return base / "runs" / "latent_vec" / "0", base / "checkpoints" / "policy" / "latent_vec" / "0"

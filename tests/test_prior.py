@@ -14,7 +14,7 @@ from pipeline.policy.prior import PriorDataError, prior_observations
 from pipeline.policy.train import build_model, seed_prior
 
 from .conftest import task_rewards
-from .test_policy import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
+from .policy_helpers import SAC_TINY, envs_for, make_encoder, policy_params, read_eval, run_policy
 
 LATENT = {"obs": "latent", "encoder": "vae", "frame_stack": 2, "prior_data": True, "sac": SAC_TINY}
 

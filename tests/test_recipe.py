@@ -20,7 +20,7 @@ from pipeline.policy.train import build_model
 from pipeline.policy.warmup import scripted_warmup
 
 from .conftest import task_rewards
-from .test_policy import SAC_TINY, envs_for, policy_params, read_eval, run_policy
+from .policy_helpers import SAC_TINY, envs_for, policy_params, read_eval, run_policy
 
 
 def state_variant(**kw: object) -> VariantConfig:
@@ -75,7 +75,7 @@ def test_scripted_actions_follow_the_raw_simulator_state() -> None:
 
 @pytest.mark.parametrize("obs", ["state", "latent"])
 def test_warmup_source_changes_no_network_input(tmp_path: Path, obs: str) -> None:
-    from .test_policy import make_encoder
+    from .policy_helpers import make_encoder
 
     shapes = {}
     for warmup in ("random", "scripted"):

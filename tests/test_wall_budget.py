@@ -14,7 +14,7 @@ import pytest
 from pipeline.config import Params
 from pipeline.policy.eval_loop import WALL_EVALS, EvalCheckpointCallback
 
-from .test_policy import policy_params, read_eval, run_policy
+from .policy_helpers import policy_params, read_eval, run_policy
 
 
 def budget_params(tmp_path: Path, minutes: float | None, **policy: object) -> Params:

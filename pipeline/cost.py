@@ -66,12 +66,16 @@ def run_hours(pol: dict[str, Any], variant: dict[str, Any], per_s: float) -> flo
     return hours if variant.get("wall_minutes") is None else min(hours, variant["wall_minutes"] / 60)
 
 
+def encoder_hours(pre: dict[str, Any], encoder: str) -> float:
+    """Hours of pretraining one encoder at the side-by-side speed (an untrained one: its probes)."""
+    if encoder not in PRETRAIN_MIN_PER_1K_STEPS:
+        return PRETRAIN_MIN_UNTRAINED / 60
+    return PRETRAIN_MIN_PER_1K_STEPS[encoder] * int(pre.get("max_steps", 0)) / 1000 / 60
+
+
 def pretrain_hours(pre: dict[str, Any]) -> float:
     """Hours of pretraining every listed encoder, one after another at the side-by-side speed."""
-    steps = int(pre.get("max_steps", 0)) / 1000
-    minutes = [PRETRAIN_MIN_PER_1K_STEPS[e] * steps if e in PRETRAIN_MIN_PER_1K_STEPS else PRETRAIN_MIN_UNTRAINED
-               for e in pre.get("encoders", [])]
-    return sum(minutes) / 60
+    return sum(encoder_hours(pre, e) for e in pre.get("encoders", []))
 
 
 def _hours(h: float) -> str:
@@ -80,8 +84,9 @@ def _hours(h: float) -> str:
 
 
 def study_cost(params: dict[str, Any]) -> str:
-    """One paragraph: the policy runs the params ask for, their CPU hours at the measured speeds, the wall time of
-    the whole study two tasks at a time, and the pixel runs' GPU hours at the seed study's speed."""
+    """One paragraph: the policy runs the params ask for, their hours at the measured speeds, the wall time of the
+    whole study two tasks at a time (half the hours, or its longest encoder-then-run chain), and the pixel runs' GPU
+    hours at the seed study's speed."""
     pol = params.get("policy", {})
     variants, runs, seeds = pol.get("variants", {}), pol.get("run", []), pol.get("seeds", [0])
     resolved = {v: deep_merge(pol.get("defaults", {}), variants.get(v, {})) for v in runs}
@@ -94,11 +99,20 @@ def study_cost(params: dict[str, Any]) -> str:
     pre = params.get("pretrain", {})
     n_enc = len(pre.get("encoders", []))
     pre_h = pretrain_hours(pre)
+    chain = max(  # a run waits for its encoder: no packing makes the study shorter than its longest chain
+        (
+            run_hours(pol, resolved[v], steps_per_s(resolved[v], n_envs))
+            + (encoder_hours(pre, resolved[v]["encoder"]) if resolved[v].get("encoder") else 0.0)
+            for v in runs
+        ),
+        default=0.0,
+    )
     return (
         f"{len(runs)} variants x {len(seeds)} seeds x {steps:,} env steps = {len(runs) * len(seeds)} policy runs, "
         f"{_hours(hours)} of runs at the speeds this study measured on a 2-core CPU"
         + (f" ({', '.join(budget)} stopped at their wall_minutes)" if budget else "")
         + f", after {_hours(pre_h)} of pretraining {n_enc} encoder{'s' * (n_enc != 1)}"
-        + f"; {_hours((hours + pre_h) / 2)} wall time two tasks at a time (python -m pipeline.launch --jobs 2)"
+        + f"; {_hours(max((hours + pre_h) / 2, chain))} wall time two tasks at a time"
+        + " (python -m pipeline.launch --jobs 2, at side-by-side speeds: a task alone runs faster)"
         + (f"; the {len(pixel)} pixel rows {_hours(gpu)} on a GPU at the seed study's ~30 env steps/s" if pixel else "")
     )

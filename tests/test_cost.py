@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cost import run_hours, steps_per_s, study_cost
+from pipeline.cost import encoder_hours, run_hours, steps_per_s, study_cost
 from pipeline.params import deep_merge, read_yaml
 from pipeline.profile import merged
 
@@ -36,6 +36,15 @@ def test_more_gradient_steps_and_a_bigger_encoder_cost_more() -> None:
     assert steps_per_s(resolved("latent_frozen"), 2) < steps_per_s(resolved("latent_supervised"), 2)
     unknown = {"obs": "latent", "encoder": "not_measured"}
     assert steps_per_s(unknown, 2) == steps_per_s({"obs": "latent", "encoder": "supervised"}, 2)
+
+
+def test_wall_time_is_never_shorter_than_an_encoder_then_its_run() -> None:
+    route = merged("label_free_route", ROOT)  # one encoder, one run: nothing to do side by side
+    pol = route["policy"]
+    variant = deep_merge(pol["defaults"], pol["variants"]["latent_spatial_ae"])
+    run_h = run_hours(pol, variant, steps_per_s(variant, int(pol["n_envs"])))
+    chain = run_h + encoder_hours(route["pretrain"], "spatial_ae")
+    assert f"~{chain:.1f} h wall time" in study_cost(route)
 
 
 def test_a_wall_budget_caps_a_run() -> None:

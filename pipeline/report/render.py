@@ -65,7 +65,7 @@ def interval_cell(r: dict) -> str:
 def variant_table(rows: list[dict]) -> str:
     """Markdown table of the policy variants."""
     head = (
-        "| variant | seeds | steps | final success (aggregate of seeds: per-seed finals) | 95 % CI | "
+        "| variant | seeds | steps | final success (aggregate of seeds: per-seed finals, lowest first) | 95 % CI | "
         "steps to 50 % | steps to 90 % | env steps/s | replay B/transition | wall time (min) | experience |"
     )
     lines = [head, "|" + "---|" * 11]

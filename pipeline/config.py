@@ -23,6 +23,8 @@ class PathsConfig(StrictModel):
     """zarr dataset written by ``collect``"""
     encoders: Path = Path("data/encoders")
     """one folder per pretrained encoder"""
+    pretrain_results: Path = Path("data/pretrain")
+    """``<encoder>/``: each encoder's small results (``metrics.json``, ``pictures/``), all the report reads of it"""
     runs: Path = Path("data/runs")
     """policy runs: ``runs/<variant>/<seed>/``"""
     report: Path = Path("data/report")

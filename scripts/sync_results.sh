@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copy a worktree's finished results into this checkout, to commit them while its runs go on (a session's machine may
-# not outlive it): every policy run that wrote its summary.json (written last), the report if there is one, and the
-# worktree's dvc.lock (the stages finished so far, recorded by the launcher).
+# not outlive it): every policy run that wrote its summary.json (written last), the report and the encoders' results
+# if there are any, and the worktree's dvc.lock (the stages finished so far, recorded by the launcher).
 #   scripts/sync_results.sh .worktrees/study && git add results dvc.lock README.md && git commit -m "..."
 # The study's go to results/ and dvc.lock, and README's results block is regenerated (the report's table, or how many
 # runs have finished). A profile's worktree names where its results go, with its dvc.lock beside them:
@@ -19,10 +19,12 @@ for summary in "$wt"/results/runs/*/*/summary.json; do
   cp -a "$run"/. "$dest"/
   n=$((n + 1))
 done
-if [ -d "$wt/results/report" ]; then
-  mkdir -p "$out/report"
-  cp -a "$wt/results/report"/. "$out/report"/
-fi
+for part in report pretrain; do  # the report, and each pretrained encoder's metrics.json and pictures
+  if [ -d "$wt/results/$part" ]; then
+    mkdir -p "$out/$part"
+    cp -a "$wt/results/$part"/. "$out/$part"/
+  fi
+done
 echo "sync: $n finished policy runs from $wt to $out"
 if [ "$out" = results ]; then
   [ ! -f "$wt/dvc.lock" ] || cp "$wt/dvc.lock" dvc.lock

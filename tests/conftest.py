@@ -80,3 +80,15 @@ def policy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from .faults_helpers import make_policy_run  # here, not at the top: faults_helpers imports this module
 
     return make_policy_run(tmp_path_factory.mktemp("policy_run"))
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset collected alone with the tiny params (3 episodes of 11 frames, 24 px); copy before changing."""
+    from pipeline.collect.core import collect
+    from pipeline.config import Params
+
+    folder = tmp_path_factory.mktemp("published")
+    params = Params.model_validate(tiny_params_dict(folder))
+    collect(params.env, params.collect, params.paths.dataset, progress=False)
+    return params.paths.dataset

@@ -1,5 +1,6 @@
-"""Shared pieces of the fault tests: file digests, two kinds of damage, the one-line error check, and a finished tiny
-policy run to copy (the session fixture ``policy_run`` in conftest.py builds it with :func:`make_policy_run`)."""
+"""Shared pieces of the fault tests: file digests, two kinds of damage, the one-line error check, equal datasets,
+and a finished tiny policy run to copy (the session fixture ``policy_run`` in conftest.py builds it with
+:func:`make_policy_run`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from pipeline.collect.dataset import PER_FRAME
 from pipeline.config import Params
 
 from .conftest import write_params
@@ -47,6 +50,12 @@ def one_error_line(capsys: pytest.CaptureFixture, call: Callable[[], object]) ->
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
+
+
+def assert_same_arrays(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    """Two datasets' per-frame arrays are equal (NaN equal to NaN)."""
+    for name in PER_FRAME:
+        assert np.array_equal(a[name], b[name], equal_nan=True), name
 
 
 # --- policy checkpoints --------------------------------------------------------------------------------------------

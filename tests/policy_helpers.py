@@ -74,6 +74,16 @@ def make_encoder(params: Params, name: str = "vae", image_size: int | None = Non
     return out
 
 
+def spatial_encoder(params: Params) -> Path:
+    """A small untrained (seeded) spatial AE artifact: 4 keypoints."""
+    torch.manual_seed(0)
+    cfg = {"num_keypoints": 4, "channels": [8], "recon_size": 16}
+    net = build_encoder("spatial_ae", cfg, params.env.image_size)
+    out = params.paths.encoders / "spatial_ae"
+    save_encoder(net, "spatial_ae", cfg, params.env.image_size, params.env.camera_dict(), params.env.id, out)
+    return out
+
+
 def read_eval(run_dir: Path) -> list[dict]:
     with (run_dir / "eval.csv").open() as f:
         return list(csv.DictReader(f))

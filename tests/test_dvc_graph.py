@@ -69,7 +69,19 @@ def test_repro_runs_the_graph_then_is_a_noop(repo: Path) -> None:
     assert ran(second.stdout) == set()
     shown = sh(repo, "dvc", "exp", "show", "--csv").stdout
     assert "results/runs/state/0/summary.json:final_success" in shown and "policy.state.seeds" in shown
+    assert "results/pretrain/vae/metrics.json:probe_object_mm" in shown  # the encoders' probes are metrics too
     sh(repo, "dvc", "plots", "show", "--json")
+
+
+def test_a_clone_without_the_cache_remakes_the_report(repo: Path, tmp_path: Path) -> None:
+    """What git holds (results/) is all the report reads: no dataset, no encoder weights, no checkpoints."""
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns("data", "cache"))
+    before = (clone / "results" / "report" / "report.md").read_text()
+    shutil.rmtree(clone / "results" / "report")
+    sh(clone, "dvc", "repro", "--single-item", "--force", "report")
+    after = (clone / "results" / "report" / "report.md").read_text()
+    assert after == before and "| vae | " in after
 
 
 def test_policy_param_change_reruns_only_policy_and_report(repo: Path) -> None:

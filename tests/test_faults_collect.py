@@ -1,5 +1,5 @@
-"""Faults of the collect stage (issue 36): two writers at once, a dead writer's leftovers, a full or read-only disk,
-datasets with inconsistent indices or damaged metadata.
+"""Faults of the collect stage (issue 36): two writers at once, a dead writer's leftovers, a full or read-only disk
+(damaged datasets: ``test_faults_dataset.py``).
 
 A failed collect exits with code 2 and one ``error:`` line naming the file, leaves no ``.partial``, and leaves a
 previously published dataset byte-identical; a damaged dataset is refused by every stage that reads it.
@@ -8,7 +8,6 @@ previously published dataset byte-identical; a damaged dataset is refused by eve
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,16 +23,12 @@ import zarr
 from pipeline.cli import INTERRUPTED
 from pipeline.collect import core, writer
 from pipeline.collect.__main__ import main as collect_main
-from pipeline.collect.core import collect
-from pipeline.collect.dataset import PER_FRAME, DatasetError, load_dataset, open_dataset
-from pipeline.collect.hdf5 import export_hdf5, import_hdf5
-from pipeline.collect.hdf5 import main as hdf5_main
-from pipeline.collect.writer import DatasetWriter, write_dataset
-from pipeline.config import Params
-from pipeline.errors import PipelineError
-from pipeline.io import exclusive, partial_path
+from pipeline.collect.dataset import load_dataset
+from pipeline.collect.writer import DatasetWriter
+from pipeline.io import partial_path
 
 from .conftest import tiny_params_dict, write_params
+from .faults_helpers import assert_same_arrays, digest, one_error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 Capsys, Patch = pytest.CaptureFixture[str], pytest.MonkeyPatch
@@ -62,40 +57,9 @@ def _faulty_chunk(episodes: range) -> int:
     return rollout.worker_chunk(episodes)
 
 
-def digest(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``root``."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
-    }
-
-
-def one_error_line(err: str) -> str:
-    """``err`` is exactly one non-empty ``error:`` line; returns it."""
-    assert err.endswith("\n") and len(err.splitlines()) == 1 and err.startswith("error: ") and err.strip(), err
-    return err.strip()
-
-
 def fails(argv: list[str], capsys: Capsys, main: Callable[[list[str]], None] = collect_main) -> str:
     """Run a stage's ``main`` in-process: exit code 2 and one ``error:`` line, which is returned."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    return one_error_line(capsys.readouterr().err)
-
-
-def assert_same_arrays(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
-    for name in PER_FRAME:
-        assert np.array_equal(a[name], b[name], equal_nan=True), name
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dataset collected alone with the tiny params (3 episodes of 11 frames, 24 px)."""
-    folder = tmp_path_factory.mktemp("published")
-    params = Params.model_validate(tiny_params_dict(folder))
-    collect(params.env, params.collect, params.paths.dataset, progress=False)
-    return params.paths.dataset
+    return one_error_line(capsys, lambda: main(argv))
 
 
 def stage(tmp_path: Path, published: Path, **overrides: dict) -> tuple[list[str], Path]:
@@ -130,7 +94,8 @@ def race(tmp_path: Path, published: Path, trials: int) -> None:
         assert sorted(proc.returncode for proc in procs) in ([0, 0], [0, 2]), outs
         for proc, other, (_, err) in zip(procs, procs[::-1], outs):
             if proc.returncode == 2:
-                line = one_error_line(err)
+                line = err.strip()
+                assert err.endswith("\n") and len(err.splitlines()) == 1 and line.startswith("error: "), err
                 assert "another run is writing it" in line and str(p["paths"]["dataset"]) in line
                 assert f"pid {other.pid} " in line or "not yet said its pid" in line, line
         final = Path(p["paths"]["dataset"])
@@ -231,50 +196,3 @@ def test_full_or_read_only_disk(tmp_path: Path, published: Path, capsys: Capsys,
         line = fails(argv, capsys)  # read-only: fails at once, on the lock file
         assert says in line and line.startswith(f"error: {final}{'.lock' if fault == 'ro' else ''}: ")
         assert not partial_path(final).exists() and digest(final) == before
-
-
-def test_inconsistent_indices_are_refused(tmp_path: Path, published: Path, capsys: Capsys) -> None:
-    broken = tmp_path / "broken.zarr"
-    shutil.copytree(published, broken)
-    zarr.open_group(str(broken), mode="r+")["episode"][12:20] = 0  # frames of episode 1 that say episode 0
-    for read in (open_dataset, load_dataset):
-        with pytest.raises(
-            DatasetError, match=r"inconsistent episode/step indices in 8 of 33 frames \(first at frame 12"
-        ):
-            read(broken)
-    line = fails(["export", str(broken), str(tmp_path / "out.hdf5")], capsys, main=hdf5_main)
-    assert line.startswith(f"error: {broken}: ") and line.endswith("collect it again: `python -m pipeline.collect`")
-    assert not (tmp_path / "out.hdf5").exists()
-    missing = tmp_path / "missing.zarr"
-    shutil.copytree(published, missing)
-    zarr.open_group(str(missing), mode="r+").attrs["episodes"] = 4  # one episode never written
-    with pytest.raises(DatasetError, match="33 frames, expected 4 episodes x 11 frames"):
-        open_dataset(missing)
-
-
-@pytest.mark.parametrize("array", ["frames", "episode"])
-def test_damaged_array_metadata_is_named(tmp_path: Path, published: Path, array: str) -> None:
-    broken = tmp_path / "broken.zarr"
-    shutil.copytree(published, broken)
-    meta = broken / array / "zarr.json"
-    meta.write_bytes(meta.read_bytes()[: meta.stat().st_size // 2])
-    with pytest.raises(DatasetError, match="damaged metadata") as exc:
-        load_dataset(broken)
-    assert str(exc.value).startswith(f"{meta}: ")
-    (broken / "zarr.json").write_text("{not json")  # the root's: still a clear error
-    with pytest.raises(DatasetError, match="not a zarr group"):
-        open_dataset(broken)
-
-
-def test_hdf5_import_takes_the_lock_and_verifies(tmp_path: Path, published: Path) -> None:
-    data = import_hdf5(export_hdf5(load_dataset(published), tmp_path / "rollouts.hdf5"))
-    final = tmp_path / "imported.zarr"
-    with exclusive(final), pytest.raises(PipelineError, match="another run is writing it"):
-        write_dataset(data, final)
-    assert not final.exists() and not partial_path(final).exists()
-    data.arrays["step"][3] = 7
-    with pytest.raises(DatasetError, match="not published, the new data failed verification"):
-        write_dataset(data, final)
-    assert not final.exists() and not partial_path(final).exists()
-    data.arrays["step"][3] = 3
-    assert_same_arrays(load_dataset(write_dataset(data, final)).arrays, load_dataset(published).arrays)

@@ -157,3 +157,34 @@ def test_a_stage_that_left_no_output_fails_with_dvcs_reason(tmp_path: Path) -> N
     assert why.startswith("dvc commit failed:") and "never_written" in why and "does not exist" in why
     (tmp_path / "never_written").write_text("now it is")
     assert record(tmp_path, "s") == ""
+
+
+def test_part_of_the_sweep_plans_its_runs_and_encoders_and_makes_no_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--variants`` / ``--seeds`` plan only those runs and the encoders they read; a part never calls the report.
+    Where it reads no encoder, the folders ``policy_inputs`` hashes exist, empty (DVC cannot record a missing dep)."""
+    import pipeline.launch.__main__ as launch
+    from pipeline.launch.sweep import Sweep
+
+    monkeypatch.chdir(tmp_path)
+
+    planned, calls = [], []
+    monkeypatch.setattr(launch, "git", lambda *a: subprocess.CompletedProcess(a, 0, "", ""))
+    monkeypatch.setattr(launch, "dvc_changed", lambda root: {"collect"})  # a clone without the cache: all follows
+    monkeypatch.setattr(launch, "sweep", lambda tasks, *a: planned.append([t.name for t in tasks]) or Sweep())
+    monkeypatch.setattr(launch.subprocess, "run", lambda *a, **k: calls.append(a))
+    tiny = str(ROOT / "profiles" / "tiny.yaml")
+    params = Params.model_validate(yaml.safe_load(yaml.safe_dump(merged("tiny", ROOT))))
+    monkeypatch.setattr(launch, "load_params", lambda path: params)
+    launch.main(["--params", tiny, "--variants", "state", "--seeds", "0"])
+    assert planned[-1] == ["collect", "policy_inputs@state", "policy@state-0"] and calls == []  # reads no encoder
+    assert not any(params.paths.encoders.iterdir()) and params.paths.goal_spaces.is_dir()
+    launch.main(["--params", tiny, "--variants", "latent_vae"])
+    assert planned[-1][:3] == ["collect", "pretrain@vae", "goal_space@vae"] and "policy@state-0" not in planned[-1]
+    launch.main(["--params", tiny, "--no-report"])
+    assert calls == []
+    launch.main(["--params", tiny])  # the whole sweep: the report after it
+    assert calls and calls[-1][0][-2:] == ["repro", "report"]
+    with pytest.raises(SystemExit, match="--seeds \\[7\\]: not in the sweep"):
+        launch.main(["--params", tiny, "--seeds", "7"])

@@ -123,6 +123,11 @@ def test_resume_after_interruption(tmp_path: Path, tiny_dataset: Path) -> None:
     assert "resuming" in result.stdout
     metrics = json.loads((Path(p["paths"]["encoders"]) / "vae" / "metrics.json").read_text())
     assert metrics["steps"] == step + 3 and metrics["train_seconds"] > before > 0  # the first run's seconds count
+    results = Path(p["paths"]["pretrain_results"]) / "vae"  # its copy for git: the same record, and the pictures
+    assert json.loads((results / "metrics.json").read_text()) == metrics and "collect_seconds" in metrics
+    assert sorted(f.name for f in (results / "pictures").iterdir()) == sorted(
+        f.name for f in (Path(p["paths"]["encoders"]) / "vae").glob("*.png")
+    )
 
 
 def test_bad_datasets_are_clear_errors(tmp_path: Path, tiny_dataset: Path) -> None:

@@ -53,7 +53,7 @@ def test_while_the_study_runs_readme_counts_its_finished_runs(tmp_path: Path) ->
 
 def test_report_stage_writes_the_summary(tmp_path: Path) -> None:
     (tmp_path / "runs").mkdir()
-    md, skipped = make_report(["state"], [0], tmp_path / "runs", tmp_path / "enc", tmp_path / "ds", tmp_path / "rep",
+    md, skipped = make_report(["state"], [0], tmp_path / "runs", tmp_path / "enc", tmp_path / "rep",
                               "test machine")  # fmt: skip
     summary = (tmp_path / "rep" / SUMMARY).read_text()
     assert md.exists() and len(skipped) == 1 and "_no policy runs found_" in summary

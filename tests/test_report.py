@@ -143,7 +143,7 @@ def test_plot_draws_every_seed_and_a_band_only_from_5_seeds() -> None:
 
 def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     p = tiny_params_dict(tmp_path, policy={"run": ["state", "latent_vae", "blind"], "seeds": [0, 1, 2, 3, 4]})
-    runs, encoders, report = (Path(p["paths"][k]) for k in ("runs", "encoders", "report"))
+    runs, encoders, report = (Path(p["paths"][k]) for k in ("runs", "pretrain_results", "report"))
     write_run(runs, "state", 0, [0.0, 0.5, 1.0])
     write_run(runs, "state", 1, [0.0, 0.3, 0.8])
     write_run(runs, "latent_vae", 0, [0.0, 0.1, 0.2, 0.4], every=50)  # different eval grid is fine
@@ -151,7 +151,8 @@ def test_report_aggregates_runs_and_encoders(tmp_path: Path) -> None:
     (encoders / "vae" / "metrics.json").write_text(
         json.dumps({"probe_object_mm": 12.3, "probe_gripper_mm": 4.5, "latent_dim": 16})
     )
-    (encoders / "vae" / "reconstructions.png").write_bytes(b"")
+    (encoders / "vae" / "pictures").mkdir()
+    (encoders / "vae" / "pictures" / "reconstructions.png").write_bytes(b"")
     for seed, final in enumerate(SPREAD[:5]):
         write_run(runs, "blind", seed, [0.0, final / 2, final])
     (runs / "state" / "1" / "rollout.gif").write_bytes(b"GIF89a")  # only seed 1 of state has a rollout picture

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.pretrain.metrics import EncoderMetrics
 from pipeline.report.__main__ import main as report_main
-from pipeline.report.route import PUBLISHED, RouteCharge, collect_seconds
+from pipeline.report.route import PUBLISHED, route_charge
 
 from .conftest import tiny_params_dict, write_params
 
@@ -30,10 +31,10 @@ def write_run(root: Path, variant: str, seed: int, rows: list[tuple[int, float, 
 def test_route_hours_charge_the_latent_route_its_collect_and_pretraining(tmp_path: Path) -> None:
     p = tiny_params_dict(tmp_path, policy={"run": ["latent_vae", "state"], "seeds": [0, 1]})
     paths = {k: Path(v) for k, v in p["paths"].items()}
-    (paths["dataset"]).mkdir(parents=True)
-    (paths["dataset"] / "zarr.json").write_text(json.dumps({"attributes": {"collect_seconds": 1800.0}}))
-    (paths["encoders"] / "vae").mkdir(parents=True)
-    (paths["encoders"] / "vae" / "metrics.json").write_text(json.dumps({"latent_dim": 16, "train_seconds": 3600.0}))
+    # the encoder's record in git (paths.pretrain_results) is all the report reads: no dataset, no encoder weights
+    (paths["pretrain_results"] / "vae").mkdir(parents=True)
+    record = {"latent_dim": 16, "train_seconds": 3600.0, "collect_seconds": 1800.0}
+    (paths["pretrain_results"] / "vae" / "metrics.json").write_text(json.dumps(record))
     lat = [(0, 0.0, 0.0), (100, 0.6, 1800.0), (200, 0.95, 3600.0)]
     write_run(paths["runs"], "latent_vae", 0, lat, encoder="vae", peak_rss_mb=1000.0)
     run1 = write_run(
@@ -63,8 +64,9 @@ def test_route_hours_charge_the_latent_route_its_collect_and_pretraining(tmp_pat
 
 
 def test_charge_names_what_was_not_recorded(tmp_path: Path) -> None:
-    assert collect_seconds(tmp_path / "absent.zarr") is None
-    charge = RouteCharge(None, 7200.0)
+    older = EncoderMetrics(encoder="vae", train_seconds=7200.0)  # a record from before collect_seconds
+    charge = route_charge("vae", [older])
+    assert route_charge(None, [older]).total_s == 0.0 and route_charge("vae", []).note().count("not recorded") == 2
     assert charge.total_s == pytest.approx(7200.0) and charge.note() == "collect not recorded + pretrain 2.00 h"
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Params
+from pipeline.params import ParamsError
+from pipeline.policy.config import variant_named
 from pipeline.stages import STAGES
 
 
@@ -49,6 +51,28 @@ def plan(params: Params) -> list[Task]:
         for s in pol.seeds:
             tasks.append(_task("policy", [f"policy_inputs@{v}"], res.policy_cpus, res.policy_gpus, variant=v, seed=s))
     return tasks
+
+
+def narrowed(params: Params, variants: list[str] | None = None, seeds: list[int] | None = None) -> Params:
+    """The sweep cut to ``variants`` and the encoders they read, and to ``seeds`` (``None``: all of them), e.g. one
+    encoder and its runs on a machine that holds nothing else. Both must be among ``policy.run`` / ``policy.seeds``:
+    ``dvc.yaml`` has no stage for others."""
+    pol, pre = params.policy, params.pretrain
+    for flag, asked, known in (("--variants", variants, pol.run), ("--seeds", seeds, pol.seeds)):
+        if asked is not None and set(asked) - set(known):
+            raise ParamsError(f"{flag} {sorted(set(asked) - set(known))}: not in the sweep's {known}")
+    run = pol.run if variants is None else [v for v in pol.run if v in variants]
+    if variants is None:
+        encoders = pre.encoders
+    else:  # a variant reads an encoder when it observes latents (its goal spaces are that encoder's too)
+        reads = {variant_named(pol, v).encoder for v in run if variant_named(pol, v).obs == "latent"}
+        encoders = [e for e in pre.encoders if e in reads]
+    return params.model_copy(
+        update={
+            "policy": pol.model_copy(update={"run": run, "seeds": pol.seeds if seeds is None else seeds}),
+            "pretrain": pre.model_copy(update={"encoders": encoders}),
+        }
+    )
 
 
 def to_run(tasks: list[Task], changed: set[str]) -> list[Task]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 
@@ -93,6 +94,8 @@ class EncoderMetrics:
     """gripper ridge probe RMSE at random init"""
     random_object_mlp_mm: float | None = None
     """object MLP probe RMSE at random init"""
+    collect_seconds: float | None = None
+    """collect wall time of the dataset it was trained on (the report charges it to the latent routes)"""
 
     def to_metrics(self) -> dict[str, Any]:
         """The flat ``metrics.json`` mapping (None fields left out)."""
@@ -113,3 +116,16 @@ class EncoderMetrics:
                 raise ValueError("metrics have no 'encoder' key and no encoder name was given")
             own["encoder"] = encoder
         return cls(**own, probe=probe)
+
+
+def summary_line(m: EncoderMetrics, out: Path | str) -> str:
+    """One line on what the probes found, printed when the stage is done."""
+    r = m.probe
+    seen = "" if r.probe_object_visible_mm is None else f", {r.probe_object_visible_mm:.1f} mm RMSE where visible"
+    return (
+        f"pretrain {m.encoder}: object probe {r.probe_object_mm:.1f} mm RMSE, "
+        f"{r.probe_object_median_mm:.1f} mm median{seen} "
+        f"(mean predictor {r.mean_object_mm:.1f}, random init {m.random_object_mm:.1f}); "
+        f"MLP probe {r.probe_object_mlp_mm:.1f} mm (random init {m.random_object_mlp_mm:.1f}); "
+        f"gripper {r.probe_gripper_mm:.1f} mm -> {out}"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from pipeline.nets import frames_to_tensor
 from pipeline.pretrain.config import PretrainConfig
 from pipeline.pretrain.data import FrameDataModule, subsample
 from pipeline.pretrain.lit import build_lit_module, compute_label_stats
-from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport
+from pipeline.pretrain.metrics import EncoderMetrics, ProbeReport, summary_line
 from pipeline.pretrain.pictures import draw_pictures
 from pipeline.pretrain.probe import probe_report
 from pipeline.pretrain.resume import TrainClock, fingerprint, resumable
@@ -55,12 +56,18 @@ class PretrainPaths:
     """this encoder's resumable training state"""
     logs: Path
     """this run's TensorBoard folder"""
+    results: Path
+    """this encoder's small results, ``metrics.json`` and ``pictures/`` (written atomically; in git in the study)"""
 
     @classmethod
     def of(cls, paths: PathsConfig, name: str) -> PretrainPaths:
         """The folders of ``name`` under ``paths``, laid out as ``dvc.yaml`` names them."""
         return cls(
-            paths.dataset, paths.encoders / name, paths.checkpoints / "pretrain" / name, paths.logs / "pretrain" / name
+            paths.dataset,
+            paths.encoders / name,
+            paths.checkpoints / "pretrain" / name,
+            paths.logs / "pretrain" / name,
+            paths.pretrain_results / name,
         )
 
 
@@ -208,25 +215,26 @@ def _pretrain(pre: PretrainConfig, name: str, paths: PretrainPaths, progress: bo
         random_object_mm=rand.probe_object_mm,
         random_gripper_mm=rand.probe_gripper_mm,
         random_object_mlp_mm=rand.probe_object_mlp_mm,
+        collect_seconds=attrs.get("collect_seconds"),
     )
     sample = dm.data.arrays["frames"][subsample(dm.val_idx, 6)]
     net_cpu = loaded.net.to("cpu")
     draw_pictures(name, net_cpu, sample, tmp)
     write_json(tmp / "metrics.json", metrics.to_metrics())
     publish(tmp, out)
+    publish_results(out, paths.results)
     if progress:
         print(summary_line(metrics, out))
     return metrics
 
 
-def summary_line(m: EncoderMetrics, out: Path) -> str:
-    """One line on what the probes found, printed when the stage is done."""
-    r = m.probe
-    seen = "" if r.probe_object_visible_mm is None else f", {r.probe_object_visible_mm:.1f} mm RMSE where visible"
-    return (
-        f"pretrain {m.encoder}: object probe {r.probe_object_mm:.1f} mm RMSE, "
-        f"{r.probe_object_median_mm:.1f} mm median{seen} "
-        f"(mean predictor {r.mean_object_mm:.1f}, random init {m.random_object_mm:.1f}); "
-        f"MLP probe {r.probe_object_mlp_mm:.1f} mm (random init {m.random_object_mlp_mm:.1f}); "
-        f"gripper {r.probe_gripper_mm:.1f} mm -> {out}"
-    )
+def publish_results(encoder: Path, results: Path) -> None:
+    """Copy an encoder's ``metrics.json`` and pictures to ``results`` (replacing it whole): what the report reads,
+    small enough for git, so a clone without the DVC cache still has every encoder's probes and costs."""
+    tmp = partial_path(results)
+    remove(tmp)
+    (tmp / "pictures").mkdir(parents=True)
+    shutil.copy2(encoder / "metrics.json", tmp / "metrics.json")
+    for pic in sorted(encoder.glob("*.png")):
+        shutil.copy2(pic, tmp / "pictures" / pic.name)
+    publish(tmp, results)

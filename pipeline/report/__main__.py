@@ -32,8 +32,7 @@ def main(argv: list[str] | None = None) -> None:
             params.policy.run,
             params.policy.seeds,
             paths.runs,
-            paths.encoders,
-            paths.dataset,
+            paths.pretrain_results,
             paths.report,
             machine_description(),
         )

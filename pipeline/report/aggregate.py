@@ -192,15 +192,14 @@ def scan_runs(
     variants: list[str] | None = None,
     seeds: list[int] | None = None,
     encoders: list[EncoderMetrics] | None = None,
-    dataset: Path | None = None,
 ) -> tuple[list[VariantSummary], list[SkippedRun]]:
     """The runs ``variants x seeds`` (``runs/<variant>/<seed>/eval.csv`` + ``metrics.json``), aligned on the union of
     their evaluation steps (:func:`~pipeline.report.stats.align_curves`); ``None`` takes every variant / seed folder
     found.
 
     A run that is missing or has no readable, non-empty ``eval.csv`` is skipped and returned in the second list (and
-    recorded on its variant), so that the report can name it: a seed is never dropped silently. ``encoders`` and
-    ``dataset`` give the route charge of latent runs (:mod:`pipeline.report.route`).
+    recorded on its variant), so that the report can name it: a seed is never dropped silently. ``encoders`` give
+    the route charge of latent runs (:mod:`pipeline.report.route`; ``None``: no charge).
     """
     out, skipped = [], []
     names = variants if variants is not None else sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
@@ -225,7 +224,7 @@ def scan_runs(
         steps, success = align_curves(curves)  # (T,), (n_seeds, T)
         wall = align_curves(walls)[1]  # (n_seeds, T), NaN where a run did not record it
         encoder = next((m.get("encoder") for m in metrics if m.get("encoder")), None)
-        charge = route_charge(encoder, encoders or [], dataset) if dataset is not None else NO_CHARGE
+        charge = route_charge(encoder, encoders) if encoders is not None else NO_CHARGE
         finals = [final_on_many(vdir / str(s)) for s in kept]
         out.append(VariantSummary(name, kept, steps, success, metrics, missing, wall, charge, finals))
     return out, skipped
@@ -237,7 +236,8 @@ def load_runs(runs_dir: Path) -> list[VariantSummary]:
 
 
 def load_encoders(encoders_dir: Path) -> list[EncoderMetrics]:
-    """``metrics.json`` of every pretrained encoder (probe results), named after its folder unless it names itself."""
+    """``metrics.json`` of every pretrained encoder (probe results), named after its folder unless it names itself
+    (``encoders_dir`` is ``paths.pretrain_results``, or ``paths.encoders``: both hold ``<encoder>/metrics.json``)."""
     out = []
     for mfile in sorted(encoders_dir.glob("*/metrics.json")):
         try:

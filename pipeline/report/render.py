@@ -101,7 +101,7 @@ def encoder_table(encoders: list[EncoderMetrics], report_dir: Path, encoders_dir
     lines = [head, "|" + "---|" * 10]
     for e in encoders:
         r = e.probe
-        pics = sorted((encoders_dir / e.encoder).glob("*.png"))
+        pics = sorted((encoders_dir / e.encoder / "pictures").glob("*.png"))
         links = " ".join(f"[{p.stem}]({os.path.relpath(p, report_dir)})" for p in pics) or "—"
         lines.append(
             f"| {e.encoder} | {_fmt(e.latent_dim)} | {_fmt(r.probe_object_mm, 1)} | "

@@ -42,7 +42,7 @@ class RouteCharge:
     """Seconds a latent route pays before its RL starts."""
 
     collect_s: float | None
-    """the dataset's collect wall time (``None``: not recorded in the dataset)"""
+    """the dataset's collect wall time (``None``: not recorded)"""
     pretrain_s: float | None
     """the encoder's training wall time (``None``: not recorded)"""
 
@@ -63,21 +63,13 @@ class RouteCharge:
 NO_CHARGE = RouteCharge(0.0, 0.0)
 
 
-def collect_seconds(dataset: Path) -> float | None:
-    """The collect wall time a dataset records in its root attributes (``None`` when absent or unreadable)."""
-    try:
-        value = json.loads((dataset / "zarr.json").read_text()).get("attributes", {}).get("collect_seconds")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def route_charge(encoder: str | None, encoders: list[EncoderMetrics], dataset: Path) -> RouteCharge:
-    """The charge of a run that reads ``encoder`` (``None``: no charge)."""
+def route_charge(encoder: str | None, encoders: list[EncoderMetrics]) -> RouteCharge:
+    """The charge of a run that reads ``encoder`` (``None``: no charge): its encoder's pretraining and the collect
+    time of the dataset that encoder was trained on, both as its ``metrics.json`` records them."""
     if encoder is None:
         return NO_CHARGE
     found = next((e for e in encoders if e.encoder == encoder), None)
-    return RouteCharge(collect_seconds(dataset), found.train_seconds if found else None)
+    return RouteCharge(found.collect_seconds if found else None, found.train_seconds if found else None)
 
 
 def final_on_many(run_dir: Path) -> dict | None:

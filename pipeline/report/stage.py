@@ -17,16 +17,16 @@ def make_report(
     seeds: list[int],
     runs_dir: Path,
     encoders_dir: Path,
-    dataset: Path,
     report_dir: Path,
     machine: str,
 ) -> tuple[Path, list[SkippedRun]]:
     """Aggregate exactly the runs asked for (``run`` x ``seeds``); a missing or unreadable one is named on stderr and
-    in the report, never dropped silently. ``dataset`` records its collect time (charged to the latent routes).
+    in the report, never dropped silently. ``encoders_dir`` holds each encoder's ``metrics.json`` and ``pictures/``
+    (``paths.pretrain_results``): its probes, its pretraining time and its dataset's collect time.
     Writes ``summary.md`` too, the table README shows (:mod:`pipeline.report.readme`). Returns ``report.md`` and the
     runs skipped."""
     encoders = load_encoders(encoders_dir)
-    variants, skipped = scan_runs(runs_dir, run, seeds, encoders, dataset)
+    variants, skipped = scan_runs(runs_dir, run, seeds, encoders)
     for s in skipped:
         print(f"report: skipping {s.variant}/{s.seed}: {s.reason}", file=sys.stderr)
     with exclusive(report_dir):

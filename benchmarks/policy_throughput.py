@@ -5,19 +5,18 @@ Run (from the repo root, venv active)::
     python benchmarks/policy_throughput.py [--state-steps 1500] [--latent-steps 1500] [--pixel-steps 150]
         [--learning-starts 500] [--warmup 20] [--rounds 2] [--image-size 84] [--device auto|cpu|cuda]
 
-Each variant is built with the real code path (``build_envs`` + ``build_model`` of
-:mod:`pipeline.policy.train`) and identical SAC settings (batch 256, net_arch [256, 256, 256],
-n_envs 2, train_freq 1, gradient_steps 1), envs placed by ``policy.vec_env: auto`` with
-``policy.overlap_updates: true`` (the defaults: on >= 2 cores, latent envs step and render in worker
-processes while the SAC update runs); ``latent_inproc`` is the same latent agent in SB3's plain loop
-(envs in this process, ``vec_env: dummy``), to show what the overlap buys on this machine. ``model.learn`` first runs
-``learning_starts`` random steps plus ``warmup`` training steps (untimed), then the timed steady-state steps, split into
-``rounds`` interleaved chunks (state, latent, pixel, state, ...) so machine-load drift hits all alike.
+Each variant is built with the real code path (``build_envs`` + ``build_model`` of :mod:`pipeline.policy.train`)
+and identical SAC settings (batch 256, net_arch [256, 256, 256], n_envs 2, train_freq 1, gradient_steps 1), envs
+placed by ``policy.vec_env: auto`` with ``policy.overlap_updates: true`` (the defaults: on >= 2 cores, latent envs
+step and render in worker processes while the SAC update runs); ``latent_inproc`` is the same latent agent in SB3's
+plain loop (envs in this process, ``vec_env: dummy``), to show what the overlap buys on this machine. ``model.learn``
+first runs ``learning_starts`` random steps plus ``warmup`` training steps (untimed), then the timed steady-state
+steps, split into ``rounds`` interleaved chunks (state, latent, pixel, state, ...) so machine-load drift hits all alike.
 
-Prints: machine info; per variant env-steps/s and replay bytes per transition
-(``replay_bytes_per_transition``); what SB3's ``HerReplayBuffer`` would take per transition for
-4-frame pixel observations (from shapes); the ratios latent/state (target >= 0.8) and
-latent/pixel (target >= 50). Absolute numbers drift with load; the ratios are the point.
+Prints: machine info; per variant env-steps/s and replay bytes per transition (``replay_bytes_per_transition``); what
+SB3's ``HerReplayBuffer`` would take per transition for 4-frame pixel observations (from shapes); the ratios
+latent/state (target >= 0.8) and latent/pixel (target >= 50). Absolute numbers drift with load; the ratios are the
+point.
 """
 
 from __future__ import annotations
@@ -97,12 +96,10 @@ def variants(sac: SACConfig, latent_frame_stack: int) -> dict[str, VariantConfig
 
 
 def sb3_her_pixel_bytes(params: Params, frames: int = 4) -> int:
-    """Bytes per transition SB3's ``HerReplayBuffer`` allocates for ``frames``-stacked pixel obs, from shapes.
-
-    obs and next_obs each hold every key of the real pixel env's space (pixels (3*frames, S, S) uint8,
-    goals and proprio in the space's dtype); plus float32 action, reward, done, timeout, an object
-    ``infos`` slot (8-byte pointer) and int64 ep_start / ep_length.
-    """
+    """Bytes per transition SB3's ``HerReplayBuffer`` allocates for ``frames``-stacked pixel obs, from shapes: obs
+    and next_obs each hold every key of the real pixel env's space (pixels (3*frames, S, S) uint8, goals and proprio
+    in the space's dtype); plus float32 action, reward, done, timeout, an object ``infos`` slot (8-byte pointer) and
+    int64 ep_start / ep_length."""
     env = make_pixel_env(params.env, VariantConfig(obs="pixel", frame_stack=frames))
     obs = sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in env.observation_space.spaces.values())
     n_actions = int(np.prod(env.action_space.shape))

@@ -15,8 +15,7 @@ steps, split into ``rounds`` interleaved chunks (state, latent, pixel, state, ..
 
 Prints: machine info; per variant env-steps/s and replay bytes per transition (``replay_bytes_per_transition``); what
 SB3's ``HerReplayBuffer`` would take per transition for 4-frame pixel observations (from shapes); the ratios
-latent/state (target >= 0.8) and latent/pixel (target >= 50). Absolute numbers drift with load; the ratios are the
-point.
+latent/state (target >= 0.8) and latent/pixel (target >= 50). Absolute numbers drift with load; the ratios count.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import pipeline  # noqa: F401  (sets MUJOCO_GL=egl before mujoco is imported)
+from pipeline.errors import DEBUG_ENV
 
 
 def load_benchmark(name: str) -> ModuleType:
@@ -52,6 +53,14 @@ def task_rewards(env, batch) -> np.ndarray:
     return env.env_method(
         "compute_reward", achieved, batch.observations["desired_goal"].numpy(), [{}] * n, indices=[0]
     )[0]
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without ``PIPELINE_DEBUG`` and leaves none behind: ``--debug`` sets it in ``os.environ``
+    for the whole process, which would give the one-line error tests that follow in that worker a traceback."""
+    monkeypatch.setenv(DEBUG_ENV, "")  # recorded first, so the undo removes what a test's --debug set
+    monkeypatch.delenv(DEBUG_ENV)
 
 
 @pytest.fixture

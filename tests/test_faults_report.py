@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import hashlib
 import subprocess
 import sys
@@ -32,8 +33,7 @@ def stage_exit(fn, capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:
     return exc.value.code, capsys.readouterr().err.strip().splitlines()
 
 
-def test_known_failure_is_one_line_with_exit_2(capsys: pytest.CaptureFixture, monkeypatch) -> None:
-    monkeypatch.delenv(DEBUG_ENV, raising=False)
+def test_known_failure_is_one_line_with_exit_2(capsys: pytest.CaptureFixture) -> None:
 
     def body() -> None:
         raise PipelineError("damaged", Path("data/x.json"), "run it again")
@@ -42,8 +42,7 @@ def test_known_failure_is_one_line_with_exit_2(capsys: pytest.CaptureFixture, mo
     assert code == 2 and lines == ["error: data/x.json: damaged; run it again"]
 
 
-def test_debug_shows_the_traceback_of_a_known_failure(capsys: pytest.CaptureFixture, monkeypatch) -> None:
-    monkeypatch.delenv(DEBUG_ENV, raising=False)
+def test_debug_shows_the_traceback_of_a_known_failure(capsys: pytest.CaptureFixture) -> None:
     args = base_parser("x").parse_args(["--debug"])  # sets the env variable for this process
     assert args.debug
 
@@ -52,11 +51,11 @@ def test_debug_shows_the_traceback_of_a_known_failure(capsys: pytest.CaptureFixt
 
     code, lines = stage_exit(body, capsys)
     assert code == 2 and lines[0].startswith("Traceback") and lines[-1] == "error: f.json: damaged"
+    assert os.environ[DEBUG_ENV] == "1"  # for the whole process: conftest's autouse fixture removes it afterwards
 
 
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EROFS])
-def test_a_full_or_read_only_disk_is_one_line_naming_the_file(err: int, capsys, monkeypatch) -> None:
-    monkeypatch.delenv(DEBUG_ENV, raising=False)
+def test_a_full_or_read_only_disk_is_one_line_naming_the_file(err: int, capsys) -> None:
 
     def body() -> None:
         raise OSError(err, "disk", "/data/out/file.bin")

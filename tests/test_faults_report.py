@@ -34,7 +34,6 @@ def stage_exit(fn, capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:
 
 
 def test_known_failure_is_one_line_with_exit_2(capsys: pytest.CaptureFixture) -> None:
-
     def body() -> None:
         raise PipelineError("damaged", Path("data/x.json"), "run it again")
 
@@ -56,7 +55,6 @@ def test_debug_shows_the_traceback_of_a_known_failure(capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_is_one_line_naming_the_file(err: int, capsys) -> None:
-
     def body() -> None:
         raise OSError(err, "disk", "/data/out/file.bin")
 

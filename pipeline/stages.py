@@ -132,7 +132,7 @@ STAGES: dict[str, Stage] = {
     ),
     "report": Stage(
         cmd="python -m pipeline.report",
-        code=("pipeline/report", *SHARED, "pipeline/pretrain/metrics.py"),
+        code=("pipeline/report", *SHARED, "pipeline/pretrain/metrics.py", "pipeline/launch/host.py"),
         params=("policy.run", "policy.seeds"),
     ),
 }

@@ -9,18 +9,21 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.launch.host import Attempt, append, run_sampled, this_machine
 from pipeline.launch.plan import Task
 
 PINNED = 3
 """exit code of a task whose folder is at another commit than the driver's"""
 
 
-def run_task(argv: Sequence[str], cwd: str, log: str, commit: str | None) -> int:
+def run_task(argv: Sequence[str], cwd: str, log: str, commit: str | None, record: str | None = None) -> int:
     """Run one stage command in ``cwd`` (``python`` is this interpreter), output appended to ``log``; refuse
-    (:data:`PINNED`) when ``cwd``'s checkout is not at ``commit``."""
+    (:data:`PINNED`) when ``cwd``'s checkout is not at ``commit``. With ``record`` (relative to ``cwd``), append the
+    machine and its load while the command ran to that ``host.json`` (:mod:`pipeline.launch.host`)."""
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
         if commit is not None:
@@ -31,7 +34,12 @@ def run_task(argv: Sequence[str], cwd: str, log: str, commit: str | None) -> int
         cmd = [sys.executable, *argv[1:]] if argv[0] == "python" else list(argv)
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        if record is None:
+            return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        attempt = Attempt(this_machine(), commit, datetime.now(UTC).isoformat(timespec="seconds"))
+        rc = run_sampled(cmd, cwd, out, attempt)
+        append(Path(cwd) / record, " ".join(argv), attempt)
+        return rc
 
 
 def _with_retries(retries: int, *args: Any) -> int:
@@ -50,7 +58,7 @@ class LocalBackend:
         self.pool, self.retries = ThreadPoolExecutor(jobs), retries
 
     def submit(self, task: Task, cwd: str, log: str, commit: str | None) -> Future:
-        return self.pool.submit(_with_retries, self.retries, task.argv, cwd, log, commit)
+        return self.pool.submit(_with_retries, self.retries, task.argv, cwd, log, commit, task.record)
 
     def wait(self, handles: list[Any]) -> list[Any]:
         return list(wait(handles, return_when=FIRST_COMPLETED).done)
@@ -63,8 +71,8 @@ class LocalBackend:
         return handle.running() or handle.done()
 
 
-def _ray_task(argv: Sequence[str], cwd: str, log: str, commit: str | None) -> int:
-    rc = run_task(argv, cwd, log, commit)
+def _ray_task(argv: Sequence[str], cwd: str, log: str, commit: str | None, record: str | None = None) -> int:
+    rc = run_task(argv, cwd, log, commit, record)
     if rc not in (0, PINNED):
         raise RuntimeError(f"{' '.join(argv)} exited with {rc} (log: {log})")  # Ray runs it again (retry_exceptions)
     return rc
@@ -84,7 +92,7 @@ class RayBackend:
 
     def submit(self, task: Task, cwd: str, log: str, commit: str | None) -> Any:
         opts = {"num_cpus": task.cpus, "num_gpus": task.gpus, "max_retries": self.retries, "retry_exceptions": True}
-        return self.remote.options(**opts).remote(task.argv, cwd, log, commit)
+        return self.remote.options(**opts).remote(task.argv, cwd, log, commit, task.record)
 
     def wait(self, handles: list[Any]) -> list[Any]:
         return self.ray.wait(handles, num_returns=1)[0]

@@ -26,30 +26,36 @@ class Task:
     """the tasks that must finish first"""
     cpus: float = 1.0
     gpus: float = 0.0
+    record: str | None = None
+    """where its machine and load go (``host.json`` beside a run's or an encoder's results), if anywhere"""
 
     @property
     def log_name(self) -> str:
         return self.name.replace("@", "_")
 
 
-def _task(stage: str, after: list[str], cpus: float, gpus: float, **item: object) -> Task:
+def _task(stage: str, after: list[str], cpus: float, gpus: float, record: Path | None = None, **item: object) -> Task:
     name = stage if not item else f"{stage}@{'-'.join(str(v) for v in item.values())}"
-    return Task(name, tuple(STAGES[stage].cmd.format(**item).split()), tuple(after), cpus, gpus)
+    where = None if record is None else str(record / "host.json")
+    return Task(name, tuple(STAGES[stage].cmd.format(**item).split()), tuple(after), cpus, gpus, where)
 
 
 def plan(params: Params) -> list[Task]:
     """Every task of ``params``' sweep, each after the tasks DVC's graph puts before it (the report excluded: the
     driver runs it through DVC at the end)."""
-    pre, pol, res = params.pretrain, params.policy, params.launch
+    pre, pol, res, paths = params.pretrain, params.policy, params.launch, params.paths
     tasks = [_task("collect", [], res.pretrain_cpus, 0.0)]
     for e in pre.encoders:
-        tasks.append(_task("pretrain", ["collect"], res.pretrain_cpus, res.pretrain_gpus, encoder=e))
+        where = paths.pretrain_results / e
+        tasks.append(_task("pretrain", ["collect"], res.pretrain_cpus, res.pretrain_gpus, where, encoder=e))
         tasks.append(_task("goal_space", [f"pretrain@{e}"], res.pretrain_cpus, 0.0, encoder=e))
     upstream = ["collect", *(f"goal_space@{e}" for e in pre.encoders)]  # policy_inputs hashes the whole folders
     for v in pol.run:
         tasks.append(_task("policy_inputs", upstream, res.pretrain_cpus, 0.0, variant=v))
         for s in pol.seeds:
-            tasks.append(_task("policy", [f"policy_inputs@{v}"], res.policy_cpus, res.policy_gpus, variant=v, seed=s))
+            where = paths.runs / v / str(s)
+            after = [f"policy_inputs@{v}"]
+            tasks.append(_task("policy", after, res.policy_cpus, res.policy_gpus, where, variant=v, seed=s))
     return tasks
 
 

@@ -1,4 +1,4 @@
-"""The report's cost side: a table of what each route took to reach 50 % / 90 % on this machine (env steps, route
+"""The report's cost side: a table of what each route took to reach 50 % / 90 % where it ran (env steps, route
 hours, memory, the final success on many fixed episodes), success against route hours, and success against env steps
 on a log axis beside the seed study's published curve."""
 
@@ -71,7 +71,7 @@ def plot_hours(variants: list[VariantSummary], path: Path) -> None:
         for h, s in zip(hours, v.success):
             ax.plot(h, s, color=c, ls=ls, lw=0.8, alpha=0.3, label="_nolegend_")
         ax.plot(np.nanmean(hours, axis=0), v.aggregate_curve(), color=c, ls=ls, lw=2, label=v.name)
-    ax.set(xlabel="route hours on this machine (latent routes: + collect + pretraining)", ylabel="eval success rate")
+    ax.set(xlabel="route hours where it ran (latent routes: + collect + pretraining)", ylabel="eval success rate")
     ax.set(ylim=(-0.02, 1.02), title="Success vs wall-clock hours (thin: single seeds)")
     ax.grid(alpha=0.3)
     if drawn:

@@ -31,13 +31,14 @@ def pending(runs_dir: Path, variants: list[str], seeds: list[int]) -> str | None
 
 def summary_markdown(table: str, report_dir: Path, cost: str | None = None) -> str:
     """The study's results as README shows them: the policy table and, with runs, the success plot, then ``cost``
-    (what each route took on this machine, beside the seed study's pixel agent) and success against route hours."""
+    (what each route took where it ran, beside the seed study's pixel agent) and success against route hours."""
     out = f"From `{report_dir.as_posix()}/report.md` (`dvc repro`):\n\n{table}"
     if cost is None:
         return out
     return (
         f"{out}\n\n![success against env steps, mean and 95 % CI over seeds]({report_dir.as_posix()}/success.png)"
-        f"\n\nWhat each route took on this machine, beside the seed study's end-to-end pixel agent:\n\n{cost}"
+        "\n\nWhat each route took where it ran (the report's \"Where the runs ran\"), beside the seed study's "
+        f"end-to-end pixel agent:\n\n{cost}"
         f"\n\n![success against route hours]({report_dir.as_posix()}/success_hours.png)"
     )
 

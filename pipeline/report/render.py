@@ -16,6 +16,7 @@ from pipeline.io import write_json  # noqa: E402
 from pipeline.pretrain.metrics import EncoderMetrics  # noqa: E402
 from pipeline.report.aggregate import SkippedRun, VariantSummary  # noqa: E402
 from pipeline.report.cost import COST_NOTE, cost_table, plot_hours, plot_published  # noqa: E402
+from pipeline.report.hosts import hosts_section  # noqa: E402
 from pipeline.report.stats import (  # noqa: E402
     CONFIDENCE,
     MIN_SEEDS_FOR_CI,
@@ -230,11 +231,13 @@ def write_report(
         parts += [STATS_NOTE, ""]
     if variants:
         parts += ["![success vs env steps](success.png)", ""]
-        parts += ["## Cost on this machine", "", cost_table(variants), "", COST_NOTE, ""]
+        parts += ["## Cost where it ran", "", cost_table(variants), "", COST_NOTE, ""]
         parts += ["![success vs route hours](success_hours.png)", ""]
         parts += ["![this study beside the seed study](success_published.png)", ""]
     if runs_dir is not None:
         parts += rollout_section(variants, runs_dir, report_dir)
+        seeds = {v.name: sorted(v.seeds) for v in variants}
+        parts += hosts_section(seeds, runs_dir, [e.encoder for e in encoders], encoders_dir)
     parts += [
         "## Encoders (linear probe, held-out episodes)",
         "",

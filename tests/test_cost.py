@@ -68,16 +68,29 @@ def measured_minutes(variant: str) -> list[float] | None:
 LOADED = {"rig_vae": "seeds 0-1 (49 min) beside a pretraining, seed 2 (25 min) alone: notebook 14, session 7"}
 """Variants whose seeds ran under different loads: their mean says little, so the model must lie in their range."""
 
+FASTER_MACHINE = {
+    "rig_spatial_ae_keypoints_obs_hold": "every seed on the machine of sessions 7-9 (31 min a run); the model's "
+    "spatial_ae speed is latent_spatial_ae's on the first machine, where the pixel agents reached 1.6-1.8x fewer "
+    "env steps than on this one in equal wall time: notebook 14",
+}
+"""Variants measured only on a faster machine than the one the model is calibrated on: the model may take longer, up
+to 2.5x (the machines' measured gap, 1.8x, with room for a workload that gains more), never 20 % less."""
+
 
 @pytest.mark.parametrize("variant", POL["run"])
 def test_the_speeds_agree_with_the_committed_study(variant: str) -> None:
     """The cost model is the committed study's measurement: within 20 % of each finished variant's mean wall time,
     or of its runs' range for a LOADED variant (seeds beside a third process and the pixel runs' last evaluation make
-    up the rest)."""
+    up the rest), or at most 2.5x slower for one measured only on a FASTER_MACHINE."""
     runs = measured_minutes(variant)
     if runs is None:
         pytest.skip(f"{variant}: not every seed has finished in results/runs")
     model = 60 * run_hours(POL, resolved(variant), steps_per_s(resolved(variant), int(POL["n_envs"])))
+    if variant in FASTER_MACHINE:
+        mean = sum(runs) / len(runs)
+        why = f"{variant}: model {model:.1f} min, study {mean:.1f} min ({FASTER_MACHINE[variant]})"
+        assert 0.8 * mean <= model <= 2.5 * mean, why
+        return
     if variant in LOADED:
         why = f"{variant}: model {model:.1f} min, study {runs} ({LOADED[variant]})"
         assert 0.8 * min(runs) <= model <= 1.2 * max(runs), why

@@ -34,12 +34,11 @@ def run_task(argv: Sequence[str], cwd: str, log: str, commit: str | None, record
         cmd = [sys.executable, *argv[1:]] if argv[0] == "python" else list(argv)
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        if record is None:
-            return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
         attempt = Attempt(this_machine(), commit, datetime.now(UTC).isoformat(timespec="seconds"))
         rc = run_sampled(cmd, cwd, out, attempt)
+    if record is not None:
         append(Path(cwd) / record, " ".join(argv), attempt)
-        return rc
+    return rc
 
 
 def _with_retries(retries: int, *args: Any) -> int:

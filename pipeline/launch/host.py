@@ -13,6 +13,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipeline.io import write_json
+
 SAMPLE_SECONDS = 30.0
 """how often a running task's machine load is read (``os.getloadavg``'s 1-minute average)"""
 
@@ -80,13 +82,10 @@ def run_sampled(cmd: list[str], cwd: str, out: object, attempt: Attempt, every: 
 
 
 def append(record: Path, task: str, attempt: Attempt) -> None:
-    """Add ``attempt`` to ``record`` (``{"task": .., "attempts": [..]}``), written whole by a rename."""
+    """Add ``attempt`` to ``record`` (``{"task": .., "attempts": [..]}``), written atomically."""
     old = json.loads(record.read_text()) if record.is_file() else {}
     attempts = old.get("attempts", []) if old.get("task") == task else []
-    record.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_name(record.name + ".tmp")
-    tmp.write_text(json.dumps({"task": task, "attempts": [*attempts, asdict(attempt)]}, indent=2) + "\n")
-    tmp.replace(record)
+    write_json(record, {"task": task, "attempts": [*attempts, asdict(attempt)]})
 
 
 def load_summary(record: Path) -> str:
